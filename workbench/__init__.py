@@ -1,0 +1,60 @@
+"""Transformers Workbench: the Hugging Face Transformers API re-implemented in plain PyTorch.
+
+Everything public is importable from here (``from workbench import AutoModel, AutoTokenizer``) and is
+imported lazily, on first use, so that ``import workbench`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> module (relative to this package) that defines it
+_LAZY = {
+    "PretrainedConfig": "configuration",
+    "PreTrainedModel": "modeling",
+    "ModelOutput": "modeling",
+    "AutoConfig": "models.auto",
+    "AutoModel": "models.auto",
+    "AutoModelForMaskedLM": "models.auto",
+    "AutoModelForSequenceClassification": "models.auto",
+    "AutoModelForTokenClassification": "models.auto",
+    "AutoModelForQuestionAnswering": "models.auto",
+    "AutoModelForMultipleChoice": "models.auto",
+    "AutoTokenizer": "tokenization",
+    "PreTrainedTokenizerFast": "tokenization",
+    "BatchEncoding": "tokenization",
+    "hub": "hub",
+}
+
+# family module -> the class-name prefixes it defines (variants are config switches of one file,
+# exported under their Hub names too: XLMRobertaModel is RobertaModel reading an XLM-R config)
+_FAMILIES = {
+    "models.bert": ("Bert",),
+    "models.roberta": ("Roberta", "XLMRoberta", "Camembert", "Data2VecText"),
+    "models.distilbert": ("DistilBert",),
+    "models.albert": ("Albert",),
+    "models.electra": ("Electra",),
+}
+for _module, _prefixes in _FAMILIES.items():
+    for _prefix in _prefixes:
+        for _suffix in ("Config", "Model", "ForMaskedLM", "ForSequenceClassification", "ForTokenClassification",
+                        "ForQuestionAnswering", "ForMultipleChoice"):
+            _LAZY[_prefix + _suffix] = _module
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'workbench' has no attribute {name!r}")
+    module = importlib.import_module(f".{_LAZY[name]}", __name__)
+    value = module if name == _LAZY[name] else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

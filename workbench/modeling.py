@@ -1,0 +1,610 @@
+"""PreTrainedModel: loading and saving Hub checkpoints, and the output containers models return.
+
+Loading, in order:
+1. read config.json (or take ``config=``), apply keyword overrides such as ``num_labels=3``;
+2. build the model on the ``meta`` device (no memory, no random init);
+3. open the safetensors file(s) memory-mapped and move each tensor, converted to the requested
+   dtype one tensor at a time, into the model (``load_state_dict(assign=True)``);
+4. initialise only what the checkpoint lacked (a new classification head), tie shared weights,
+   and report missing and unexpected keys.
+Saving writes config.json and safetensors (sharded above ``max_shard_size``) to a temporary folder
+and moves the files into place, so an interrupted save leaves the previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from . import hub, layers
+from .configuration import PretrainedConfig
+
+logger = logging.getLogger(__name__)
+
+SAFE_WEIGHTS_NAME = "model.safetensors"
+SAFE_WEIGHTS_INDEX_NAME = "model.safetensors.index.json"
+TORCH_WEIGHTS_NAME = "pytorch_model.bin"
+TORCH_WEIGHTS_INDEX_NAME = "pytorch_model.bin.index.json"
+
+# Keys that old checkpoints carry and no module here has a parameter for (buffers the reference
+# used to save). They are dropped silently rather than reported as unexpected.
+IGNORED_CHECKPOINT_KEYS = re.compile(r"(^|\.)position_ids$")
+
+
+# ------------------------------------------------------------------------------------------------
+# Outputs
+# ------------------------------------------------------------------------------------------------
+
+
+class ModelOutput(dict):
+    """A model's outputs, readable as attributes, by key, or by position like a tuple.
+
+    ``out.logits``, ``out["logits"]`` and ``out[0]`` (when there is no loss) are the same tensor.
+    Fields left at ``None`` are not stored, so positions count only what was returned, as in the
+    reference.
+    """
+
+    fields: tuple[str, ...] = ()
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        values = dict(zip(self.fields, args))
+        values.update(kwargs)
+        unknown = set(values) - set(self.fields)
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no field(s) {sorted(unknown)}; fields: {self.fields}")
+        super().__init__((name, values[name]) for name in self.fields if values.get(name) is not None)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in type(self).fields:
+            return self.get(name)
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name not in type(self).fields:
+            raise AttributeError(f"{type(self).__name__} has no field {name!r}")
+        self[name] = value
+
+    def __getitem__(self, key: str | int | slice) -> Any:
+        if isinstance(key, str):
+            return super().__getitem__(key)
+        return self.to_tuple()[key]
+
+    def to_tuple(self) -> tuple:
+        return tuple(self.values())
+
+
+class BaseModelOutput(ModelOutput):
+    fields = ("last_hidden_state", "hidden_states", "attentions")
+
+
+class BaseModelOutputWithPooling(ModelOutput):
+    fields = ("last_hidden_state", "pooler_output", "hidden_states", "attentions")
+
+
+class MaskedLMOutput(ModelOutput):
+    fields = ("loss", "logits", "hidden_states", "attentions")
+
+
+class SequenceClassifierOutput(MaskedLMOutput):
+    pass
+
+
+class TokenClassifierOutput(MaskedLMOutput):
+    pass
+
+
+class MultipleChoiceModelOutput(MaskedLMOutput):
+    pass
+
+
+class QuestionAnsweringModelOutput(ModelOutput):
+    fields = ("loss", "start_logits", "end_logits", "hidden_states", "attentions")
+
+
+# ------------------------------------------------------------------------------------------------
+# Losses and input checks shared by every family's task heads
+# ------------------------------------------------------------------------------------------------
+
+
+def sequence_classification_loss(logits: torch.Tensor, labels: torch.Tensor, config: PretrainedConfig) -> torch.Tensor:
+    """Regression (MSE), single-label (cross-entropy) or multi-label (BCE), chosen as the reference does."""
+    num_labels = logits.shape[-1]
+    if config.problem_type is None:
+        if num_labels == 1:
+            config.problem_type = "regression"
+        elif labels.dtype in (torch.long, torch.int):
+            config.problem_type = "single_label_classification"
+        else:
+            config.problem_type = "multi_label_classification"
+    if config.problem_type == "regression":
+        if num_labels == 1:
+            return nn.functional.mse_loss(logits.squeeze(), labels.squeeze().to(logits.dtype))
+        return nn.functional.mse_loss(logits, labels.to(logits.dtype))
+    if config.problem_type == "single_label_classification":
+        return nn.functional.cross_entropy(logits.view(-1, num_labels), labels.view(-1))
+    return nn.functional.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
+
+
+def token_classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy over tokens; label -100 marks tokens to ignore (padding, sub-words)."""
+    return nn.functional.cross_entropy(logits.view(-1, logits.shape[-1]), labels.view(-1), ignore_index=-100)
+
+
+def span_loss(start_logits, end_logits, start_positions, end_positions) -> torch.Tensor:
+    """Mean of the start and end cross-entropies; positions outside the sequence are ignored."""
+    seq_len = start_logits.shape[1]
+    start_positions = start_positions.view(-1).clamp(0, seq_len)
+    end_positions = end_positions.view(-1).clamp(0, seq_len)
+    start = nn.functional.cross_entropy(start_logits, start_positions, ignore_index=seq_len)
+    end = nn.functional.cross_entropy(end_logits, end_positions, ignore_index=seq_len)
+    return (start + end) / 2
+
+
+def check_inputs(input_ids, inputs_embeds, max_positions: int | None, model_name: str) -> tuple[int, int]:
+    """Validate ``input_ids`` / ``inputs_embeds`` and return ``(batch, seq_len)``."""
+    if (input_ids is None) == (inputs_embeds is None):
+        raise ValueError(f"{model_name} needs exactly one of input_ids or inputs_embeds.")
+    if input_ids is not None:
+        if not isinstance(input_ids, torch.Tensor):
+            raise TypeError(
+                f"{model_name} takes input_ids as a torch.Tensor, got {type(input_ids).__name__}; "
+                "call the tokenizer with return_tensors='pt'."
+            )
+        if input_ids.dim() != 2:
+            raise ValueError(f"input_ids must be (batch, seq_len), got shape {tuple(input_ids.shape)}.")
+        if input_ids.is_floating_point():
+            raise TypeError(f"input_ids must hold integer token ids, got dtype {input_ids.dtype}.")
+        batch, seq_len = input_ids.shape
+    else:
+        batch, seq_len = inputs_embeds.shape[:2]
+    if batch == 0 or seq_len == 0:
+        raise ValueError(f"{model_name} got an empty batch (input shape {batch} x {seq_len}); pass at least one token.")
+    if max_positions is not None and seq_len > max_positions:
+        raise ValueError(
+            f"The input has {seq_len} tokens but {model_name} has position embeddings for at most "
+            f"{max_positions}. Truncate it: tokenizer(text, truncation=True, max_length={max_positions})."
+        )
+    return batch, seq_len
+
+
+# ------------------------------------------------------------------------------------------------
+# PreTrainedModel
+# ------------------------------------------------------------------------------------------------
+
+
+def _parse_size(size: int | str) -> int:
+    if isinstance(size, int):
+        return size
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMG]i?B)?\s*", size.upper().replace("IB", "iB"))
+    if not match:
+        raise ValueError(f"max_shard_size={size!r} is not a size such as '5GB', '200MB' or an int of bytes.")
+    units = {None: 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30}
+    return int(float(match.group(1)) * units[match.group(2)])
+
+
+def _resolve_dtype(dtype: Any, config: PretrainedConfig, first_checkpoint_dtype: torch.dtype | None) -> torch.dtype:
+    if dtype is None:
+        return torch.float32
+    if dtype == "auto":
+        if config.dtype:
+            return getattr(torch, str(config.dtype).replace("torch.", ""))
+        return first_checkpoint_dtype or torch.float32
+    if isinstance(dtype, str):
+        resolved = getattr(torch, dtype.replace("torch.", ""), None)
+        if not isinstance(resolved, torch.dtype):
+            raise ValueError(f"torch_dtype={dtype!r} is not a torch dtype (try 'float32', 'bfloat16', 'auto').")
+        dtype = resolved
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ValueError(f"torch_dtype must be a floating point dtype or 'auto', got {dtype!r}.")
+    return dtype
+
+
+class CheckpointReader:
+    """The tensors of a checkpoint, read lazily: safetensors (one file or a sharded index) or .bin."""
+
+    def __init__(self, name_or_path: str, hub_kwargs: dict[str, Any]):
+        self.name = name_or_path
+        self.key_to_file: dict[str, str] = {}
+        self._open: dict[str, Any] = {}
+        self._bin_state: dict[str, dict[str, torch.Tensor]] = {}
+        for single, index in ((SAFE_WEIGHTS_NAME, SAFE_WEIGHTS_INDEX_NAME), (TORCH_WEIGHTS_NAME, TORCH_WEIGHTS_INDEX_NAME)):
+            path = hub.resolve_file(name_or_path, single, required=False, **hub_kwargs)
+            if path:
+                self._add_file(path)
+                return
+            index_path = hub.resolve_file(name_or_path, index, required=False, **hub_kwargs)
+            if index_path:
+                with open(index_path, encoding="utf-8") as f:
+                    weight_map = json.load(f)["weight_map"]
+                files = {shard: hub.resolve_file(name_or_path, shard, **hub_kwargs) for shard in sorted(set(weight_map.values()))}
+                for key, shard in weight_map.items():
+                    self.key_to_file[key] = files[shard]
+                return
+        raise hub.CheckpointNotFoundError(
+            f"{name_or_path!r} has a config.json but no weights: none of {SAFE_WEIGHTS_NAME}, "
+            f"{SAFE_WEIGHTS_INDEX_NAME}, {TORCH_WEIGHTS_NAME}, {TORCH_WEIGHTS_INDEX_NAME} was found."
+        )
+
+    def _add_file(self, path: str) -> None:
+        for key in self._handle(path).keys():
+            self.key_to_file[key] = path
+
+    def _handle(self, path: str):
+        if path not in self._open:
+            if path.endswith(".safetensors"):
+                from safetensors import SafetensorError, safe_open
+
+                try:
+                    self._open[path] = _SafetensorsFile(safe_open(path, framework="pt"))
+                except (SafetensorError, OSError) as e:
+                    raise OSError(
+                        f"{path} is not a readable safetensors file ({e}). The download may be "
+                        "incomplete or the file damaged: delete it and download it again."
+                    ) from e
+            else:
+                self._open[path] = _BinFile(path)
+        return self._open[path]
+
+    def keys(self) -> list[str]:
+        return list(self.key_to_file)
+
+    def shape(self, key: str) -> tuple[int, ...]:
+        return self._handle(self.key_to_file[key]).get_slice(key).shape
+
+    def dtype(self, key: str) -> torch.dtype:
+        return self._handle(self.key_to_file[key]).get_slice(key).dtype
+
+    def tensor(self, key: str) -> torch.Tensor:
+        from safetensors import SafetensorError
+
+        try:
+            return self._handle(self.key_to_file[key]).get_tensor(key)
+        except SafetensorError as e:
+            raise OSError(f"Could not read {key} from {self.key_to_file[key]} ({e}); the file is damaged.") from e
+
+
+class _TensorInfo:
+    """Shape and dtype of a stored tensor, read without loading it."""
+
+    def __init__(self, shape, dtype: torch.dtype):
+        self.shape = tuple(shape)
+        self.dtype = dtype
+
+
+class _SafetensorsFile:
+    """A memory-mapped safetensors file with the same small interface as ``_BinFile``."""
+
+    def __init__(self, handle):
+        self.handle = handle
+
+    def keys(self):
+        return self.handle.keys()
+
+    def get_tensor(self, key):
+        return self.handle.get_tensor(key)
+
+    def get_slice(self, key):
+        stored = self.handle.get_slice(key)
+        return _TensorInfo(stored.get_shape(), _SAFETENSORS_DTYPES[stored.get_dtype()])
+
+
+_SAFETENSORS_DTYPES = {
+    "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
+    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8, "BOOL": torch.bool,
+}
+
+
+class _BinFile:
+    """A PyTorch ``.bin`` state dict, read with ``weights_only=True``: tensors only, never pickled code."""
+
+    def __init__(self, path: str):
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except Exception as e:  # torch raises UnpicklingError (or RuntimeError) for anything but tensors
+            raise OSError(
+                f"Refusing to load {path}: it is not a plain tensor state dict ({type(e).__name__}: "
+                f"{str(e).splitlines()[0] if str(e) else ''}). Pickled .bin files can run code, so only "
+                "weights_only loading is allowed; convert the checkpoint to safetensors."
+            ) from e
+        if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+            raise OSError(f"Refusing to load {path}: it does not hold a dict of tensors.")
+        self.state = state
+
+    def keys(self):
+        return self.state.keys()
+
+    def get_tensor(self, key):
+        return self.state[key]
+
+    def get_slice(self, key):
+        return _TensorInfo(self.state[key].shape, self.state[key].dtype)
+
+
+class PreTrainedModel(nn.Module):
+    """Base class of every model: config handling, weight init, tying, from/save_pretrained."""
+
+    config_class: type[PretrainedConfig] = PretrainedConfig
+    # Attribute name of the bare model inside task models ("bert" in BertForMaskedLM), which is also
+    # the prefix of its keys in checkpoints saved from task models.
+    base_model_prefix: str = ""
+    # Checkpoint key of a weight that shares storage with another -> the key it is tied to. Ties to
+    # the input embeddings follow ``config.tie_word_embeddings``; other ties always hold.
+    _tied_weights_keys: dict[str, str] = {}
+
+    def __init__(self, config: PretrainedConfig):
+        super().__init__()
+        if not isinstance(config, PretrainedConfig):
+            raise TypeError(f"{type(self).__name__} needs a PretrainedConfig, got {type(config).__name__}.")
+        self.config = config
+
+    # -- construction helpers used by the families ------------------------------------------------
+
+    def post_init(self) -> None:
+        """Initialise all weights (skipped on the meta device, where from_pretrained builds) and tie."""
+        if not any(p.is_meta for p in self.parameters()):
+            self.apply(self._init_weights)
+        self.tie_weights()
+
+    def _init_weights(self, module: nn.Module) -> None:
+        layers.init_weights(module, getattr(self.config, "initializer_range", 0.02))
+
+    def get_input_embeddings(self) -> nn.Module:
+        base = getattr(self, self.base_model_prefix, self)
+        if base is self:
+            raise NotImplementedError(f"{type(self).__name__} does not define get_input_embeddings")
+        return base.get_input_embeddings()
+
+    def tie_weights(self) -> None:
+        input_embedding = self.get_input_embeddings().weight
+        for alias, source in self._tied_weights_keys.items():
+            source_param = self.get_parameter(source)
+            if source_param is input_embedding and not self.config.tie_word_embeddings:
+                continue
+            module_name, _, param_name = alias.rpartition(".")
+            setattr(self.get_submodule(module_name), param_name, source_param)
+
+    # -- properties -------------------------------------------------------------------------------
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(p.dtype for p in self.parameters() if p.is_floating_point())
+
+    def num_parameters(self, only_trainable: bool = False, exclude_embeddings: bool = False) -> int:
+        seen, total = set(), 0
+        embeddings = {id(m.weight) for m in self.modules() if isinstance(m, nn.Embedding)}
+        for p in self.parameters():  # parameters() already skips tied duplicates
+            if id(p) in seen or (only_trainable and not p.requires_grad) or (exclude_embeddings and id(p) in embeddings):
+                continue
+            seen.add(id(p))
+            total += p.numel()
+        return total
+
+    @classmethod
+    def from_config(cls, config: PretrainedConfig, *, torch_dtype: Any = None, dtype: Any = None) -> "PreTrainedModel":
+        """A freshly initialised model (random weights) for ``config``."""
+        target = _resolve_dtype(dtype if dtype is not None else torch_dtype, config, None)
+        model = cls(config)
+        return model.to(target)
+
+    # -- loading ----------------------------------------------------------------------------------
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        pretrained_model_name_or_path: str | os.PathLike,
+        *model_args: Any,
+        config: PretrainedConfig | None = None,
+        torch_dtype: Any = None,
+        dtype: Any = None,
+        ignore_mismatched_sizes: bool = False,
+        output_loading_info: bool = False,
+        device_map: Any = None,
+        **kwargs: Any,
+    ):
+        """Load a checkpoint (local folder or Hub id) into this class.
+
+        Keyword arguments that are not loading options override config keys (``num_labels=3``).
+        """
+        if model_args:
+            raise TypeError("from_pretrained takes the checkpoint name and keyword arguments only.")
+        name = os.fspath(pretrained_model_name_or_path)
+        hub_kwargs = hub.pop_hub_kwargs(kwargs)
+        if config is None:
+            config = _config_for(cls, name, hub_kwargs, kwargs)
+        else:
+            for key, value in kwargs.items():
+                setattr(config, key, value)
+        reader = CheckpointReader(name, hub_kwargs)
+        keys = reader.keys()
+        first_float = next((reader.dtype(k) for k in keys if reader.dtype(k).is_floating_point), None)
+        target_dtype = _resolve_dtype(dtype if dtype is not None else torch_dtype, config, first_float)
+
+        with torch.device("meta"):
+            model = cls(config)
+        info = model._load_checkpoint(reader, target_dtype, ignore_mismatched_sizes, name)
+        model.eval()
+        if device_map not in (None, "cpu"):
+            model.to(device_map if device_map != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
+        return (model, info) if output_loading_info else model
+
+    def _checkpoint_to_model_key(self, key: str, model_keys: set[str]) -> str:
+        """Map one checkpoint key to this model's naming (prefix added/removed, legacy names)."""
+        key = re.sub(r"LayerNorm\.gamma$", "LayerNorm.weight", re.sub(r"LayerNorm\.beta$", "LayerNorm.bias", key))
+        prefix = self.base_model_prefix + "."
+        if key in model_keys:
+            return key
+        if prefix + key in model_keys:
+            return prefix + key  # a bare model's checkpoint loaded into a task model
+        if key.startswith(prefix) and key[len(prefix):] in model_keys:
+            return key[len(prefix):]  # a task model's checkpoint loaded into the bare model
+        return key
+
+    def _load_checkpoint(self, reader: CheckpointReader, dtype: torch.dtype, ignore_mismatched_sizes: bool, name: str) -> dict:
+        expected = dict(self.state_dict(keep_vars=True))
+        tied_aliases = self._active_tie_aliases()
+        state: dict[str, torch.Tensor] = {}
+        unexpected, mismatched = [], []
+        for ckpt_key in reader.keys():
+            if IGNORED_CHECKPOINT_KEYS.search(ckpt_key):
+                continue
+            key = self._checkpoint_to_model_key(ckpt_key, expected.keys())
+            if key not in expected:
+                unexpected.append(ckpt_key)
+                continue
+            want = tuple(expected[key].shape)
+            have = reader.shape(ckpt_key)
+            if have != want:
+                if ignore_mismatched_sizes:
+                    mismatched.append((key, have, want))
+                    continue
+                raise ValueError(
+                    f"The checkpoint {name!r} has {ckpt_key} of shape {have}, but the model built from its "
+                    f"config expects {want}. The config does not match the weights (e.g. a different "
+                    "vocab_size, hidden_size or num_labels); fix config.json, or pass "
+                    "ignore_mismatched_sizes=True to re-initialise such weights."
+                )
+            tensor = reader.tensor(ckpt_key)
+            state[key] = tensor.to(dtype) if tensor.is_floating_point() else tensor
+        missing = [k for k in expected if k not in state and k not in tied_aliases]
+
+        self.load_state_dict(state, strict=False, assign=True)
+        # What the checkpoint lacked (or had at the wrong size) is still on the meta device:
+        # give it real memory and the family's initialisation.
+        for module in self.modules():
+            own = list(module.named_parameters(recurse=False)) + list(module.named_buffers(recurse=False))
+            if any(t.is_meta for _, t in own):
+                module.to_empty(device="cpu", recurse=False)
+                self._init_weights(module)
+                module.to(dtype)
+        self.tie_weights()
+        still_meta = [n for n, p in self.named_parameters() if p.is_meta]
+        if still_meta:
+            raise RuntimeError(f"{type(self).__name__} left parameters uninitialised: {still_meta}")
+
+        if missing or mismatched:
+            newly = missing + [k for k, _, _ in mismatched]
+            logger.warning(
+                "Some weights of %s were not in the checkpoint %s and are newly initialised: %s. "
+                "Train this model on a downstream task before using it for predictions.",
+                type(self).__name__, name, newly,
+            )
+        if unexpected:
+            logger.info(
+                "Some weights of the checkpoint %s were not used by %s: %s (expected when the checkpoint "
+                "was trained for another task or with another architecture).",
+                name, type(self).__name__, unexpected,
+            )
+        return {"missing_keys": missing, "unexpected_keys": unexpected, "mismatched_keys": mismatched, "error_msgs": []}
+
+    def _active_tie_aliases(self) -> set[str]:
+        input_embedding = self.get_input_embeddings().weight
+        return {
+            alias
+            for alias, source in self._tied_weights_keys.items()
+            if self.config.tie_word_embeddings or self.get_parameter(source) is not input_embedding
+        }
+
+    # -- saving -----------------------------------------------------------------------------------
+
+    def save_pretrained(
+        self,
+        save_directory: str | os.PathLike,
+        *,
+        max_shard_size: int | str = "5GB",
+        safe_serialization: bool = True,
+        state_dict: dict[str, torch.Tensor] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Write config.json and model.safetensors (or shards plus an index) into ``save_directory``."""
+        from safetensors.torch import save_file
+
+        if not safe_serialization:
+            raise ValueError("Only safetensors is written (safe_serialization=True); .bin files can carry code.")
+        if kwargs.get("push_to_hub"):
+            raise ValueError("push_to_hub is not done by save_pretrained here; use huggingface_hub.upload_folder.")
+        save_directory = Path(save_directory)
+        if save_directory.exists() and not save_directory.is_dir():
+            raise NotADirectoryError(f"{save_directory} is a file; save_pretrained needs a folder.")
+        save_directory.mkdir(parents=True, exist_ok=True)
+
+        if state_dict is None:
+            aliases = self._active_tie_aliases()
+            state_dict = {k: v for k, v in self.state_dict().items() if k not in aliases}
+        state_dict = {k: v.detach().contiguous().cpu() for k, v in state_dict.items()}
+
+        shards = _split_into_shards(state_dict, _parse_size(max_shard_size))
+        self.config.architectures = [type(self).__name__]
+        self.config.dtype = str(self.dtype).replace("torch.", "")
+
+        staging = Path(tempfile.mkdtemp(dir=save_directory, prefix=".saving-"))
+        try:
+            written = []
+            if len(shards) == 1:
+                save_file(shards[0], staging / SAFE_WEIGHTS_NAME, metadata={"format": "pt"})
+                written.append(SAFE_WEIGHTS_NAME)
+            else:
+                weight_map = {}
+                for i, shard in enumerate(shards, start=1):
+                    shard_name = f"model-{i:05d}-of-{len(shards):05d}.safetensors"
+                    save_file(shard, staging / shard_name, metadata={"format": "pt"})
+                    weight_map.update({k: shard_name for k in shard})
+                    written.append(shard_name)
+                total = sum(t.numel() * t.element_size() for t in state_dict.values())
+                index = {"metadata": {"total_size": total}, "weight_map": dict(sorted(weight_map.items()))}
+                (staging / SAFE_WEIGHTS_INDEX_NAME).write_text(json.dumps(index, indent=2) + "\n")
+                written.append(SAFE_WEIGHTS_INDEX_NAME)
+            (staging / "config.json").write_text(self.config.to_json_string())
+            written.append("config.json")
+            # Everything is on disk: now swap it in, and remove weight files of an older save.
+            stale = {p.name for p in save_directory.glob("model*.safetensors*")} - set(written)
+            for file_name in written:
+                os.replace(staging / file_name, save_directory / file_name)
+            for file_name in stale:
+                (save_directory / file_name).unlink(missing_ok=True)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _config_for(cls: type[PreTrainedModel], name: str, hub_kwargs: dict, overrides: dict) -> PretrainedConfig:
+    """The config of checkpoint ``name`` for model class ``cls``.
+
+    A family's variants share model classes (XLM-RoBERTa runs on the RoBERTa classes), so the
+    config class comes from the file's ``model_type`` when that type is a variant of ``cls``'s family.
+    """
+    from .configuration import load_config_dict
+    from .models.auto import MODEL_TYPES, config_class_for
+
+    config_dict = load_config_dict(name, **hub_kwargs)
+    config_class = cls.config_class
+    model_type = config_dict.get("model_type")
+    if model_type in MODEL_TYPES and issubclass(config_class_for(model_type), cls.config_class):
+        config_class = config_class_for(model_type)
+    config = config_class.from_dict(config_dict, **overrides)
+    config._name_or_path = name
+    return config
+
+
+def _split_into_shards(state_dict: dict[str, torch.Tensor], max_bytes: int) -> list[dict[str, torch.Tensor]]:
+    shards: list[dict[str, torch.Tensor]] = [{}]
+    size = 0
+    for key, tensor in state_dict.items():
+        nbytes = tensor.numel() * tensor.element_size()
+        if shards[-1] and size + nbytes > max_bytes:
+            shards.append({})
+            size = 0
+        shards[-1][key] = tensor
+        size += nbytes
+    return shards
