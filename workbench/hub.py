@@ -167,7 +167,7 @@ def resolve_file(
         raise CheckpointNotFoundError(
             f"{name!r} ({filename}) is not in the local Hugging Face cache ({where.parent}) and {why}, "
             "so nothing was downloaded. Download it once while online (for example "
-            f"`huggingface-cli download {name}`), or pass the path of a local folder that holds it."
+            f"`hf download {name}`), or pass the path of a local folder that holds it."
         )
     return _download(name, filename, revision, cache_dir, token, force_download, required)
 

