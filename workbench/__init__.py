@@ -19,6 +19,28 @@ _LAZY = {
     "AutoConfig": "models.auto",
     "AutoModel": "models.auto",
     "AutoModelForMaskedLM": "models.auto",
+    "AutoModelForCausalLM": "models.auto",
+    "GenerationConfig": "generation",
+    "TextStreamer": "generation",
+    "TextIteratorStreamer": "generation",
+    "LogitsProcessor": "generation",
+    "LogitsProcessorList": "generation",
+    "StoppingCriteria": "generation",
+    "StoppingCriteriaList": "generation",
+    "GPT2Config": "models.gpt2",
+    "GPT2Model": "models.gpt2",
+    "GPT2LMHeadModel": "models.gpt2",
+    "Trainer": "trainer",
+    "TrainingArguments": "trainer",
+    "TrainerCallback": "trainer",
+    "TrainerState": "trainer",
+    "TrainerControl": "trainer",
+    "EarlyStoppingCallback": "trainer",
+    "DefaultDataCollator": "data_collator",
+    "DataCollatorWithPadding": "data_collator",
+    "DataCollatorForTokenClassification": "data_collator",
+    "DataCollatorForLanguageModeling": "data_collator",
+    "DataCollatorForSeq2Seq": "data_collator",
     "AutoModelForSequenceClassification": "models.auto",
     "AutoModelForTokenClassification": "models.auto",
     "AutoModelForQuestionAnswering": "models.auto",
@@ -38,6 +60,10 @@ _FAMILIES = {
     "models.albert": ("Albert",),
     "models.electra": ("Electra",),
 }
+# decoder-only families: LLaMA, Mistral, Mixtral and Qwen2 share one file (config switches)
+for _prefix in ("Llama", "Mistral", "Mixtral", "Qwen2"):
+    for _suffix in ("Config", "Model", "ForCausalLM"):
+        _LAZY[_prefix + _suffix] = "models.llama"
 for _module, _prefixes in _FAMILIES.items():
     for _prefix in _prefixes:
         for _suffix in ("Config", "Model", "ForMaskedLM", "ForSequenceClassification", "ForTokenClassification",

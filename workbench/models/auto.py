@@ -15,7 +15,8 @@ from .. import hub
 from ..configuration import PretrainedConfig, load_config_dict
 
 # Task names used by the Auto classes below, in the order the model picker lists them.
-TASKS = ("base", "masked-lm", "sequence-classification", "token-classification", "question-answering", "multiple-choice")
+TASKS = ("base", "masked-lm", "causal-lm", "sequence-classification", "token-classification", "question-answering",
+         "multiple-choice")
 
 
 def _heads(prefix: str) -> dict[str, str]:
@@ -40,6 +41,11 @@ MODEL_TYPES: dict[str, tuple[str, str, dict[str, str]]] = {
     "distilbert": ("distilbert", "DistilBertConfig", _heads("DistilBert")),
     "albert": ("albert", "AlbertConfig", _heads("Albert")),
     "electra": ("electra", "ElectraConfig", _heads("Electra")),
+    "gpt2": ("gpt2", "GPT2Config", {"base": "GPT2Model", "causal-lm": "GPT2LMHeadModel"}),
+    "llama": ("llama", "LlamaConfig", {"base": "LlamaModel", "causal-lm": "LlamaForCausalLM"}),
+    "mistral": ("llama", "MistralConfig", {"base": "LlamaModel", "causal-lm": "LlamaForCausalLM"}),
+    "mixtral": ("llama", "MixtralConfig", {"base": "LlamaModel", "causal-lm": "LlamaForCausalLM"}),
+    "qwen2": ("llama", "Qwen2Config", {"base": "LlamaModel", "causal-lm": "LlamaForCausalLM"}),
 }
 
 
@@ -145,6 +151,10 @@ class AutoModel(_AutoModel):
 
 class AutoModelForMaskedLM(_AutoModel):
     task = "masked-lm"
+
+
+class AutoModelForCausalLM(_AutoModel):
+    task = "causal-lm"
 
 
 class AutoModelForSequenceClassification(_AutoModel):
