@@ -64,6 +64,8 @@ _FAMILIES = {
 for _prefix in ("Llama", "Mistral", "Mixtral", "Qwen2"):
     for _suffix in ("Config", "Model", "ForCausalLM"):
         _LAZY[_prefix + _suffix] = "models.llama"
+_LAZY["AlbertForPreTraining"] = "models.albert"
+_LAZY["ElectraForPreTraining"] = "models.electra"
 for _module, _prefixes in _FAMILIES.items():
     for _prefix in _prefixes:
         for _suffix in ("Config", "Model", "ForMaskedLM", "ForSequenceClassification", "ForTokenClassification",
