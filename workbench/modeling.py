@@ -110,6 +110,21 @@ class QuestionAnsweringModelOutput(ModelOutput):
     fields = ("loss", "start_logits", "end_logits", "hidden_states", "attentions")
 
 
+class BaseModelOutputWithPast(ModelOutput):
+    """A decoder's outputs; ``past_key_values`` is the KV cache to pass to the next call (also readable as
+    ``.cache``, the reference's newer name)."""
+
+    fields = ("last_hidden_state", "past_key_values", "hidden_states", "attentions")
+
+    @property
+    def cache(self):
+        return self.get("past_key_values")
+
+
+class CausalLMOutputWithPast(BaseModelOutputWithPast):
+    fields = ("loss", "logits", "past_key_values", "hidden_states", "attentions")
+
+
 # ------------------------------------------------------------------------------------------------
 # Losses and input checks shared by every family's task heads
 # ------------------------------------------------------------------------------------------------
@@ -372,6 +387,10 @@ class PreTrainedModel(nn.Module):
             module_name, _, param_name = alias.rpartition(".")
             setattr(self.get_submodule(module_name), param_name, source_param)
 
+    def architecture_name(self) -> str:
+        """The class name written to config.json's ``architectures`` (family variants override it)."""
+        return type(self).__name__
+
     # -- properties -------------------------------------------------------------------------------
 
     @property
@@ -546,7 +565,7 @@ class PreTrainedModel(nn.Module):
         state_dict = {k: v.detach().contiguous().cpu() for k, v in state_dict.items()}
 
         shards = _split_into_shards(state_dict, _parse_size(max_shard_size))
-        self.config.architectures = [type(self).__name__]
+        self.config.architectures = [self.architecture_name()]
         self.config.dtype = str(self.dtype).replace("torch.", "")
 
         staging = Path(tempfile.mkdtemp(dir=save_directory, prefix=".saving-"))
