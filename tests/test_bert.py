@@ -118,3 +118,8 @@ def test_pattern_hook_sees_attention_probabilities():
     assert len(seen) == 2
     torch.testing.assert_close(seen[0], out.attentions[1])
     torch.testing.assert_close(seen[0].sum(-1), torch.ones(3, 4, 9))
+
+
+def test_decoder_configs_are_refused_not_silently_bidirectional():
+    with pytest.raises(NotImplementedError, match="bidirectional encoder only"):
+        workbench.BertModel(workbench.BertConfig(**tiny_config(is_decoder=True).to_diff_dict()))

@@ -223,6 +223,11 @@ class BertModel(BertPreTrainedModel):
     embeddings_class = BertEmbeddings
 
     def __init__(self, config: BertConfig, add_pooling_layer: bool = True):
+        if getattr(config, "is_decoder", False) or getattr(config, "add_cross_attention", False):
+            raise NotImplementedError(
+                f"This {config.model_type} config has is_decoder/add_cross_attention set (a causal LM or a "
+                "seq2seq decoder); workbench implements the bidirectional encoder only. Set is_decoder=False."
+            )
         super().__init__(config)
         self.embeddings = self.embeddings_class(config)
         self.encoder = BertEncoder(config)

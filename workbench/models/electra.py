@@ -90,11 +90,6 @@ class ElectraModel(BertModel):
     embeddings_class = ElectraEmbeddings
 
     def __init__(self, config: ElectraConfig):
-        if getattr(config, "is_decoder", False) or getattr(config, "add_cross_attention", False):
-            raise NotImplementedError(
-                "This electra config has is_decoder/add_cross_attention set (a causal LM or a seq2seq decoder); "
-                "workbench implements the bidirectional encoder only. Set is_decoder=False."
-            )
         super().__init__(config, add_pooling_layer=False)
         if config.embedding_size != config.hidden_size:
             self.embeddings_project = nn.Linear(config.embedding_size, config.hidden_size)

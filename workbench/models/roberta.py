@@ -140,7 +140,6 @@ class RobertaModel(BertModel):
     architecture_name = variant_architecture_name
 
     def __init__(self, config: RobertaConfig, add_pooling_layer: bool = True):
-        _refuse_decoder(config)
         super().__init__(config, add_pooling_layer)
         self.base_model_prefix = base_model_prefix_for(config)  # for loading a task checkpoint into the bare model
 
@@ -152,14 +151,6 @@ class RobertaModel(BertModel):
             check_inputs(input_ids, inputs_embeds, longest, type(self).__name__)
         return super().forward(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
                                output_attentions, output_hidden_states, return_dict)
-
-
-def _refuse_decoder(config: RobertaConfig) -> None:
-    if getattr(config, "is_decoder", False) or getattr(config, "add_cross_attention", False):
-        raise NotImplementedError(
-            f"This {config.model_type} config has is_decoder/add_cross_attention set (a causal LM or a "
-            "seq2seq decoder); workbench implements the bidirectional encoder only. Set is_decoder=False."
-        )
 
 
 # ------------------------------------------------------------------------------------------------

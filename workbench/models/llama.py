@@ -1,0 +1,558 @@
+"""The LLaMA family: LLaMA 1/2/3, CodeLlama, OpenLlama, Mistral, Mixtral and Qwen2 in one file.
+
+They share one architecture; the variants are config switches, not copies:
+
+    input_ids (batch, seq)
+      -> embed_tokens                                                  (batch, seq, hidden)
+      -> num_hidden_layers x LlamaDecoderLayer:
+           x = x + self_attn(input_layernorm(x))     RMSNorm, rotary q/k, grouped-query attention
+           x = x + mlp(post_attention_layernorm(x))  SwiGLU: down(silu(gate(x)) * up(x))
+      -> norm (RMSNorm) -> lm_head                                     (batch, seq, vocab)
+
+    Mistral   sliding_window: a query sees only the last `sliding_window` keys
+    Qwen2     bias on q/k/v (not on o); sliding window only on layers >= max_window_layers when enabled
+    Mixtral   the MLP is a top-k mixture of experts (`block_sparse_moe`), default rope_theta 1e6
+    rope_parameters / rope_scaling: rotary variants "default", "linear", "dynamic" (NTK), "llama3"
+
+Module names are the Hub's state-dict keys (``model.layers.0.self_attn.q_proj.weight``,
+``model.layers.0.block_sparse_moe.experts.3.w1.weight``), so checkpoints load with no key map.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import layers
+from ..cache import KVCache, as_cache, decoder_attention_mask, positions_from_mask
+from ..configuration import PretrainedConfig
+from ..generation import GenerationMixin
+from ..modeling import BaseModelOutputWithPast, CausalLMOutputWithPast, PreTrainedModel, check_inputs
+
+ROPE_TYPES = ("default", "linear", "dynamic", "llama3")
+
+
+class LlamaConfig(PretrainedConfig):
+    """config.json of LLaMA-style checkpoints. Each variant below changes only ``defaults``."""
+
+    model_type = "llama"
+    default_theta = 10000.0
+    defaults = dict(
+        vocab_size=32000,
+        hidden_size=4096,  # width of every token's vector
+        intermediate_size=11008,  # width of the SwiGLU feed-forward
+        num_hidden_layers=32,
+        num_attention_heads=32,  # query heads
+        num_key_value_heads=None,  # key/value heads (grouped-query attention); None: as many as query heads
+        head_dim=None,  # None: hidden_size // num_attention_heads
+        hidden_act="silu",
+        max_position_embeddings=2048,  # the context the model was trained on
+        initializer_range=0.02,
+        rms_norm_eps=1e-6,
+        use_cache=True,
+        pad_token_id=None,
+        bos_token_id=1,
+        eos_token_id=2,
+        pretraining_tp=1,
+        tie_word_embeddings=False,
+        attention_bias=False,  # bias on q/k/v/o projections
+        attention_dropout=0.0,
+        mlp_bias=False,
+    )
+
+    def __init__(self, **kwargs):
+        values = {**type(self).defaults, **kwargs}
+        # Rotary settings: v5 files carry `rope_parameters`; older ones `rope_theta` + `rope_scaling`.
+        rope = values.pop("rope_parameters", None) or values.pop("rope_scaling", None)
+        values.pop("rope_scaling", None)
+        theta = values.pop("rope_theta", None)
+        super().__init__(**values)  # fields the base class does not name become attributes
+        if self.num_key_value_heads is None:
+            self.num_key_value_heads = self.num_attention_heads
+        if self.head_dim is None:
+            if self.hidden_size % self.num_attention_heads:
+                raise ValueError(
+                    f"hidden_size={self.hidden_size} is not a multiple of num_attention_heads={self.num_attention_heads}; "
+                    "set head_dim explicitly."
+                )
+            self.head_dim = self.hidden_size // self.num_attention_heads
+        if self.num_attention_heads % self.num_key_value_heads:
+            raise ValueError(
+                f"num_attention_heads={self.num_attention_heads} must be a multiple of "
+                f"num_key_value_heads={self.num_key_value_heads} (each key/value head serves a group of query heads)."
+            )
+        self.rope_parameters = self._standard_rope(rope, theta)
+
+    def _standard_rope(self, rope: dict | None, theta: float | None) -> dict:
+        rope = dict(rope or {})
+        rope_type = rope.pop("type", None)
+        rope.setdefault("rope_type", rope_type or "default")
+        rope.setdefault("rope_theta", theta if theta is not None else type(self).default_theta)
+        kind = rope["rope_type"]
+        if kind not in ROPE_TYPES:
+            raise ValueError(f"rope_type {kind!r} is not implemented here; supported: {', '.join(ROPE_TYPES)}.")
+        needed = {"linear": ("factor",), "dynamic": ("factor",), "llama3": ("factor", "low_freq_factor", "high_freq_factor")}
+        missing = [k for k in needed.get(kind, ()) if k not in rope]
+        if missing:
+            raise ValueError(f"rope_type {kind!r} needs {missing} in rope_parameters (rope_scaling), got {rope}.")
+        if kind == "llama3":
+            rope.setdefault("original_max_position_embeddings", self.max_position_embeddings)
+        return rope
+
+    @property
+    def rope_theta(self) -> float:
+        return self.rope_parameters["rope_theta"]
+
+    # Which projections carry a bias. LLaMA: all four or none (attention_bias); Qwen2 overrides.
+    @property
+    def qkv_bias(self) -> bool:
+        return bool(getattr(self, "attention_bias", False))
+
+    @property
+    def o_bias(self) -> bool:
+        return bool(getattr(self, "attention_bias", False))
+
+    def sliding_window_of(self, layer_idx: int) -> int | None:
+        """The attention window of one layer, or None for full (causal) attention."""
+        window = getattr(self, "sliding_window", None)
+        layer_types = getattr(self, "layer_types", None)
+        if window is None or (layer_types is not None and layer_types[layer_idx] != "sliding_attention"):
+            return None
+        return window
+
+
+class MistralConfig(LlamaConfig):
+    model_type = "mistral"
+    defaults = {
+        **LlamaConfig.defaults,
+        "intermediate_size": 14336, "num_key_value_heads": 8, "max_position_embeddings": 4096 * 32,
+        "sliding_window": 4096,  # each query sees at most this many keys (itself included)
+    }
+    for _key in ("attention_bias", "mlp_bias", "pretraining_tp"):
+        defaults.pop(_key)
+
+
+class MixtralConfig(LlamaConfig):
+    model_type = "mixtral"
+    default_theta = 1e6
+    attribute_map = {"num_experts": "num_local_experts"}
+    defaults = {
+        **MistralConfig.defaults,
+        "rms_norm_eps": 1e-5, "sliding_window": None,
+        "num_local_experts": 8,  # experts per layer
+        "num_experts_per_tok": 2,  # each token is routed to this many experts (top-k)
+        "output_router_logits": False, "router_aux_loss_coef": 0.001, "router_jitter_noise": 0.0,
+    }
+
+
+class Qwen2Config(LlamaConfig):
+    model_type = "qwen2"
+    defaults = {
+        **LlamaConfig.defaults,
+        "vocab_size": 151936, "intermediate_size": 22016, "num_key_value_heads": 32, "max_position_embeddings": 32768,
+        "bos_token_id": None, "eos_token_id": None,
+        "use_sliding_window": False, "sliding_window": 4096, "max_window_layers": 28, "layer_types": None,
+    }
+    for _key in ("attention_bias", "mlp_bias", "pretraining_tp"):
+        defaults.pop(_key)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        if not self.use_sliding_window:
+            self.sliding_window = None
+        if self.layer_types is None:
+            self.layer_types = [
+                "sliding_attention" if self.sliding_window is not None and i >= self.max_window_layers else "full_attention"
+                for i in range(self.num_hidden_layers)
+            ]
+
+    qkv_bias = True  # Qwen2: q/k/v projections have a bias, the output projection does not
+    o_bias = False
+
+
+# Tiny presets for tests and teaching (seconds on a CPU). Each is a config-class name plus overrides.
+TINY_PRESETS = {
+    "llama-tiny-random": ("LlamaConfig", dict(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                             num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256)),
+    "mistral-tiny-random": ("MistralConfig", dict(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                                 num_attention_heads=4, num_key_value_heads=2, sliding_window=8,
+                                                 max_position_embeddings=256)),
+    "mixtral-tiny-random": ("MixtralConfig", dict(vocab_size=128, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
+                                                 num_attention_heads=4, num_key_value_heads=2, num_local_experts=4,
+                                                 max_position_embeddings=256)),
+    "qwen2-tiny-random": ("Qwen2Config", dict(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                             num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256)),
+}
+
+
+def tiny_config(preset: str = "llama-tiny-random", **overrides) -> LlamaConfig:
+    class_name, values = TINY_PRESETS[preset]
+    return globals()[class_name](**{**values, **overrides})
+
+
+# ------------------------------------------------------------------------------------------------
+# Building blocks
+# ------------------------------------------------------------------------------------------------
+
+
+class LlamaRMSNorm(nn.Module):
+    """x / sqrt(mean(x^2) + eps) * weight, computed in float32."""
+
+    def __init__(self, hidden_size: int, eps: float = 1e-6):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(hidden_size))
+        self.variance_epsilon = eps
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        dtype = hidden.dtype
+        hidden = hidden.to(torch.float32)
+        variance = hidden.pow(2).mean(-1, keepdim=True)
+        hidden = hidden * torch.rsqrt(variance + self.variance_epsilon)
+        return self.weight * hidden.to(dtype)
+
+
+class LlamaRotaryEmbedding(nn.Module):
+    """cos/sin tables of the rotary position embedding for given positions (no parameters).
+
+    inv_freq[i] = 1 / theta^(2i / dim); the angle of position p in pair i is p * inv_freq[i].
+    "linear" divides the frequencies by `factor` (positions squeezed into the trained range),
+    "dynamic" raises theta once the sequence outgrows max_position_embeddings (NTK-aware),
+    "llama3" scales low frequencies by `factor` and blends the middle band.
+    """
+
+    def __init__(self, config: LlamaConfig):
+        super().__init__()
+        self.rope = dict(config.rope_parameters)
+        self.dim = int(config.head_dim * self.rope.get("partial_rotary_factor", 1.0))
+        self.max_positions = config.max_position_embeddings
+        self._inv_freq: dict[tuple, torch.Tensor] = {}  # (device, seq_len bucket) -> float32 frequencies
+
+    def inv_freq(self, device: torch.device, seq_len: int = 0) -> torch.Tensor:
+        kind = self.rope["rope_type"]
+        dynamic_len = seq_len if kind == "dynamic" and seq_len > self.max_positions else 0
+        key = (device, dynamic_len)
+        if key not in self._inv_freq:
+            self._inv_freq[key] = self._compute(device, dynamic_len)
+        return self._inv_freq[key]
+
+    def _compute(self, device: torch.device, seq_len: int) -> torch.Tensor:
+        rope, dim, base = self.rope, self.dim, self.rope["rope_theta"]
+        kind = rope["rope_type"]
+        if kind == "dynamic" and seq_len:
+            factor = rope["factor"]
+            base = base * ((factor * seq_len / self.max_positions) - (factor - 1)) ** (dim / (dim - 2))
+        exponents = torch.arange(0, dim, 2, dtype=torch.int64).to(device=device, dtype=torch.float) / dim
+        inv_freq = 1.0 / (base ** exponents)  # (dim / 2,)
+        if kind == "linear":
+            inv_freq = inv_freq / rope["factor"]
+        elif kind == "llama3":
+            factor, low, high = rope["factor"], rope["low_freq_factor"], rope["high_freq_factor"]
+            old_context = rope["original_max_position_embeddings"]
+            low_freq_wavelen, high_freq_wavelen = old_context / low, old_context / high
+            wavelen = 2 * math.pi / inv_freq
+            scaled = torch.where(wavelen > low_freq_wavelen, inv_freq / factor, inv_freq)
+            smooth = (old_context / wavelen - low) / (high - low)
+            smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+            is_medium = ~(wavelen < high_freq_wavelen) * ~(wavelen > low_freq_wavelen)
+            inv_freq = torch.where(is_medium, smoothed, scaled)
+        return inv_freq
+
+    def forward(self, position_ids: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """(batch, seq) positions -> cos, sin of shape (batch, seq, head_dim)."""
+        seq_len = int(position_ids.max()) + 1 if self.rope["rope_type"] == "dynamic" else 0
+        inv_freq = self.inv_freq(position_ids.device, seq_len)
+        freqs = position_ids[:, :, None].float() * inv_freq[None, None, :]  # (batch, seq, dim / 2)
+        angles = torch.cat((freqs, freqs), dim=-1)  # (batch, seq, dim)
+        return angles.cos().to(dtype), angles.sin().to(dtype)
+
+
+def rotate_half(x: torch.Tensor) -> torch.Tensor:
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+def apply_rotary(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor):
+    """Rotate (batch, heads, seq, head_dim) queries and keys by their positions' angles."""
+    cos, sin = cos[:, None], sin[:, None]  # (batch, 1, seq, head_dim): the same for every head
+    return (q * cos) + (rotate_half(q) * sin), (k * cos) + (rotate_half(k) * sin)
+
+
+def repeat_kv(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """(batch, kv_heads, seq, head_dim) -> (batch, kv_heads * groups, seq, head_dim): each kv head serves a group."""
+    if groups == 1:
+        return x
+    batch, kv_heads, seq, head_dim = x.shape
+    return x[:, :, None].expand(batch, kv_heads, groups, seq, head_dim).reshape(batch, kv_heads * groups, seq, head_dim)
+
+
+class LlamaAttention(nn.Module):
+    def __init__(self, config: LlamaConfig, layer_idx: int):
+        super().__init__()
+        self.layer_idx = layer_idx
+        self.num_heads = config.num_attention_heads
+        self.num_kv_heads = config.num_key_value_heads
+        self.head_dim = config.head_dim
+        self.sliding_window = config.sliding_window_of(layer_idx)
+        self.dropout_prob = config.attention_dropout
+        self.q_proj = nn.Linear(config.hidden_size, self.num_heads * self.head_dim, bias=config.qkv_bias)
+        self.k_proj = nn.Linear(config.hidden_size, self.num_kv_heads * self.head_dim, bias=config.qkv_bias)
+        self.v_proj = nn.Linear(config.hidden_size, self.num_kv_heads * self.head_dim, bias=config.qkv_bias)
+        self.o_proj = nn.Linear(self.num_heads * self.head_dim, config.hidden_size, bias=config.o_bias)
+        self.pattern_hook = layers.HookPoint()  # sees (batch, heads, q, k) probabilities on the eager path
+
+    def forward(self, hidden, cos, sin, additive_mask, cache: KVCache | None, output_attentions: bool):
+        batch, seq, _ = hidden.shape
+        q = self.q_proj(hidden).view(batch, seq, self.num_heads, self.head_dim).transpose(1, 2)  # (batch, heads, seq, hd)
+        k = self.k_proj(hidden).view(batch, seq, self.num_kv_heads, self.head_dim).transpose(1, 2)  # (batch, kv_heads, seq, hd)
+        v = self.v_proj(hidden).view(batch, seq, self.num_kv_heads, self.head_dim).transpose(1, 2)
+        q, k = apply_rotary(q, k, cos, sin)
+        if cache is not None:
+            k, v = cache.update(k, v, self.layer_idx)  # (batch, kv_heads, past + seq, hd)
+        groups = self.num_heads // self.num_kv_heads
+        context, weights = layers.attention(
+            q, repeat_kv(k, groups), repeat_kv(v, groups), additive_mask,
+            dropout=self.dropout_prob if self.training else 0.0,
+            return_weights=output_attentions,
+            pattern_hook=self.pattern_hook,
+        )
+        return self.o_proj(layers.merge_heads(context)), weights  # (batch, seq, hidden), (batch, heads, seq, past + seq)
+
+
+class LlamaMLP(nn.Module):
+    """SwiGLU: down(act(gate(x)) * up(x))."""
+
+    def __init__(self, config: LlamaConfig, intermediate_size: int | None = None):
+        super().__init__()
+        width = intermediate_size or config.intermediate_size
+        bias = bool(getattr(config, "mlp_bias", False))
+        self.gate_proj = nn.Linear(config.hidden_size, width, bias=bias)
+        self.up_proj = nn.Linear(config.hidden_size, width, bias=bias)
+        self.down_proj = nn.Linear(width, config.hidden_size, bias=bias)
+        self.act = layers.activation(config.hidden_act)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.down_proj(self.act(self.gate_proj(hidden)) * self.up_proj(hidden))
+
+
+class MixtralBlockSparseTop2MLP(nn.Module):
+    """One Mixtral expert: the same SwiGLU with the checkpoint's names (w1 = gate, w3 = up, w2 = down)."""
+
+    def __init__(self, config: LlamaConfig):
+        super().__init__()
+        self.w1 = nn.Linear(config.hidden_size, config.intermediate_size, bias=False)
+        self.w2 = nn.Linear(config.intermediate_size, config.hidden_size, bias=False)
+        self.w3 = nn.Linear(config.hidden_size, config.intermediate_size, bias=False)
+        self.act = layers.activation(config.hidden_act)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.w2(self.act(self.w1(hidden)) * self.w3(hidden))
+
+
+class MixtralSparseMoeBlock(nn.Module):
+    """Mixture of experts: a router picks the top-k experts per token and mixes their outputs.
+
+    probs = softmax(gate(x)) over experts; keep the k largest, renormalise them to sum to 1;
+    out = sum over the kept experts e of probs[e] * expert_e(x).
+    """
+
+    def __init__(self, config: LlamaConfig):
+        super().__init__()
+        self.top_k = config.num_experts_per_tok
+        self.jitter_noise = config.router_jitter_noise
+        self.gate = nn.Linear(config.hidden_size, config.num_local_experts, bias=False)  # the router
+        self.experts = nn.ModuleList(MixtralBlockSparseTop2MLP(config) for _ in range(config.num_local_experts))
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        batch, seq, width = hidden.shape
+        if self.training and self.jitter_noise > 0:
+            hidden = hidden * torch.empty_like(hidden).uniform_(1.0 - self.jitter_noise, 1.0 + self.jitter_noise)
+        tokens = hidden.reshape(-1, width)  # (tokens, hidden)
+        router_probs = torch.softmax(self.gate(tokens).float(), dim=-1)  # (tokens, experts)
+        top_probs, top_experts = torch.topk(router_probs, self.top_k, dim=-1)  # (tokens, k)
+        top_probs = top_probs / top_probs.sum(dim=-1, keepdim=True)
+        out = torch.zeros_like(tokens)
+        for e in top_experts.unique().tolist():  # only the experts some token chose
+            token_idx, slot = torch.where(top_experts == e)
+            expert_out = self.experts[e](tokens[token_idx]) * top_probs[token_idx, slot, None]
+            out.index_add_(0, token_idx, expert_out.to(out.dtype))
+        return out.reshape(batch, seq, width)
+
+
+class LlamaDecoderLayer(nn.Module):
+    def __init__(self, config: LlamaConfig, layer_idx: int):
+        super().__init__()
+        self.self_attn = LlamaAttention(config, layer_idx)
+        if getattr(config, "num_local_experts", None):
+            self.block_sparse_moe = MixtralSparseMoeBlock(config)
+        else:
+            self.mlp = LlamaMLP(config)
+        self.input_layernorm = LlamaRMSNorm(config.hidden_size, eps=config.rms_norm_eps)
+        self.post_attention_layernorm = LlamaRMSNorm(config.hidden_size, eps=config.rms_norm_eps)
+
+    def forward(self, hidden, cos, sin, additive_mask, cache, output_attentions):
+        attended, weights = self.self_attn(self.input_layernorm(hidden), cos, sin, additive_mask, cache, output_attentions)
+        hidden = hidden + attended
+        feed_forward = self.block_sparse_moe if hasattr(self, "block_sparse_moe") else self.mlp
+        hidden = hidden + feed_forward(self.post_attention_layernorm(hidden))
+        return hidden, weights
+
+
+# ------------------------------------------------------------------------------------------------
+# The bare model
+# ------------------------------------------------------------------------------------------------
+
+
+class LlamaPreTrainedModel(PreTrainedModel):
+    config_class = LlamaConfig
+    base_model_prefix = "model"
+
+    def _init_weights(self, module: nn.Module) -> None:
+        super()._init_weights(module)
+        if isinstance(module, LlamaRMSNorm):
+            nn.init.ones_(module.weight)
+
+
+class LlamaModel(LlamaPreTrainedModel):
+    """Embeddings + decoder layers + final norm. Returns ``last_hidden_state`` (batch, seq, hidden)."""
+
+    def __init__(self, config: LlamaConfig):
+        super().__init__(config)
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
+        self.layers = nn.ModuleList(LlamaDecoderLayer(config, i) for i in range(config.num_hidden_layers))
+        self.norm = LlamaRMSNorm(config.hidden_size, eps=config.rms_norm_eps)
+        self.rotary_emb = LlamaRotaryEmbedding(config)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.embed_tokens
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.embed_tokens = value
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        past_key_values=None,
+        inputs_embeds: torch.Tensor | None = None,
+        use_cache: bool | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        cache=None,
+        **unused,
+    ):
+        name = type(self).__name__
+        check_inputs(input_ids, inputs_embeds, None, name)
+        config = self.config
+        output_attentions = config.output_attentions if output_attentions is None else output_attentions
+        output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        use_cache = getattr(config, "use_cache", True) if use_cache is None else use_cache
+        kv = as_cache(past_key_values if past_key_values is not None else cache, len(self.layers), use_cache)
+        past = kv.length if kv is not None else 0
+
+        hidden = self.embed_tokens(input_ids) if inputs_embeds is None else inputs_embeds  # (batch, seq, hidden)
+        batch, seq = hidden.shape[:2]
+        if position_ids is None:
+            if attention_mask is not None:
+                position_ids = positions_from_mask(attention_mask, seq)  # left padding: count real tokens only
+            else:
+                position_ids = torch.arange(past, past + seq, device=hidden.device)[None, :]  # (1, seq)
+        cos, sin = self.rotary_emb(position_ids, hidden.dtype)  # (batch, seq, head_dim)
+        masks: dict = {}  # one additive mask per distinct window size
+
+        all_hidden = (hidden,) if output_hidden_states else None
+        all_attentions = () if output_attentions else None
+        for layer in self.layers:
+            window = layer.self_attn.sliding_window
+            if window not in masks:
+                masks[window] = decoder_attention_mask(attention_mask, past, seq, hidden.dtype, hidden.device, window)
+            hidden, weights = layer(hidden, cos, sin, masks[window], kv, output_attentions)
+            if output_hidden_states:
+                all_hidden += (hidden,)
+            if output_attentions:
+                all_attentions += (weights,)
+        if kv is not None:
+            kv.advance(seq)
+        hidden = self.norm(hidden)
+        if output_hidden_states:
+            all_hidden = all_hidden[:-1] + (hidden,)  # as the reference: the last entry is after the final norm
+        out = BaseModelOutputWithPast(
+            last_hidden_state=hidden, past_key_values=kv if use_cache else None,
+            hidden_states=all_hidden, attentions=all_attentions,
+        )
+        return out if (config.return_dict if return_dict is None else return_dict) else out.to_tuple()
+
+
+def causal_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Next-token cross-entropy: position t predicts labels[t + 1]; label -100 is ignored."""
+    vocab = logits.shape[-1]
+    shifted = F.pad(labels, (0, 1), value=-100)[:, 1:].to(logits.device)
+    return F.cross_entropy(logits.float().reshape(-1, vocab), shifted.reshape(-1), ignore_index=-100)
+
+
+def keep_logits(hidden: torch.Tensor, logits_to_keep: int | torch.Tensor) -> torch.Tensor:
+    """The positions the LM head runs on: all (0), the last N (int N), or given indices."""
+    if isinstance(logits_to_keep, int):
+        return hidden if logits_to_keep == 0 else hidden[:, -logits_to_keep:]
+    return hidden[:, logits_to_keep]
+
+
+class LlamaForCausalLM(GenerationMixin, LlamaPreTrainedModel):
+    """The model plus the language-modelling head: next-token logits (batch, seq, vocab)."""
+
+    _tied_weights_keys = {"lm_head.weight": "model.embed_tokens.weight"}
+
+    def __init__(self, config: LlamaConfig):
+        super().__init__(config)
+        self.model = LlamaModel(config)
+        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.post_init()
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.lm_head
+
+    def context_window(self) -> int | None:
+        """Longest sequence the model handles as trained (generate refuses longer prompts)."""
+        if self.config.rope_parameters["rope_type"] == "dynamic":
+            return None  # dynamic NTK scaling is made to run past the trained context
+        return self.config.max_position_embeddings
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        past_key_values=None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        use_cache: bool | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        logits_to_keep: int | torch.Tensor = 0,
+        cache=None,
+        **unused,
+    ):
+        base = self.model(
+            input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+            past_key_values=past_key_values if past_key_values is not None else cache, inputs_embeds=inputs_embeds,
+            use_cache=use_cache, output_attentions=output_attentions, output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        logits = self.lm_head(keep_logits(base.last_hidden_state, logits_to_keep))  # (batch, kept, vocab)
+        loss = causal_lm_loss(logits, labels) if labels is not None else None
+        out = CausalLMOutputWithPast(
+            loss=loss, logits=logits, past_key_values=base.past_key_values,
+            hidden_states=base.hidden_states, attentions=base.attentions,
+        )
+        return out if (self.config.return_dict if return_dict is None else return_dict) else out.to_tuple()
+
+
+# The variants are the same classes reading their own config (exported under their Hub names).
+MistralModel = MixtralModel = Qwen2Model = LlamaModel
+MistralForCausalLM = MixtralForCausalLM = Qwen2ForCausalLM = LlamaForCausalLM
