@@ -115,3 +115,17 @@ def test_atomic_write_leaves_old_file_when_interrupted(tmp_path, monkeypatch):
         hub.atomic_write_text(target, "new")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["f.json"]
+
+
+def test_packaged_checkpoint_never_asks_the_network_for_files_it_lacks(tmp_path, monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    import huggingface_hub
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("network attempted")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", no_network)
+    assert hub.resolve_file(MINILM, "chat_template.jinja", required=False) is None
+    with pytest.raises(hub.CheckpointNotFoundError, match="has no file generation_config.json"):
+        hub.resolve_file(MINILM, "generation_config.json")

@@ -156,7 +156,7 @@ def resolve_file(
         candidate = snapshot / filename
         if candidate.is_file():
             return str(candidate)
-        if offline and _known_missing(name, revision, filename, cache_dir, snapshot):
+        if _known_missing(name, revision, filename, cache_dir, snapshot):
             return _missing(name, filename, required)
 
     if offline:
