@@ -48,6 +48,25 @@ def padding_mask(attention_mask: torch.Tensor | None, dtype: torch.dtype) -> tor
     return (1.0 - mask) * torch.finfo(dtype).min
 
 
+def drop_padded_keys(
+    key: torch.Tensor, value: torch.Tensor, additive_mask: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Cut off the trailing key positions that the mask hides from every row and every query.
+
+    Such keys get exactly zero attention weight, so leaving them out changes no number; it saves the
+    attention work spent on padding (``padding="max_length"`` batches are mostly padding). Nothing is
+    cut when some query sees no key at all (its softmax would change) or when nothing trails.
+    """
+    if additive_mask is None or not additive_mask.is_floating_point() or additive_mask.shape[-1] != key.shape[-2]:
+        return key, value, additive_mask
+    visible = additive_mask > torch.finfo(additive_mask.dtype).min  # broadcastable to (batch, heads, q, k)
+    seen = visible.reshape(-1, visible.shape[-1]).any(dim=0)  # (k,): does anyone see key j?
+    keep = int(seen.nonzero().max()) + 1 if bool(seen.any()) else 0
+    if keep in (0, key.shape[-2]) or not bool(visible.any(dim=-1).all()):
+        return key, value, additive_mask
+    return key[..., :keep, :], value[..., :keep, :], additive_mask[..., :keep]  # (..., keep, head_dim), (..., keep)
+
+
 def attention(
     query: torch.Tensor,
     key: torch.Tensor,
@@ -68,6 +87,8 @@ def attention(
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
     hooked = pattern_hook is not None and bool(pattern_hook._forward_hooks)
     if not return_weights and not hooked:
+        if dropout == 0.0:
+            key, value, additive_mask = drop_padded_keys(key, value, additive_mask)
         context = F.scaled_dot_product_attention(
             query, key, value, attn_mask=additive_mask, dropout_p=dropout, scale=scale
         )
