@@ -47,7 +47,7 @@ case "${1:-}" in
     "$VENV/bin/python" -m pytest tests -q -p no:cacheprovider "$@"
     notebook_dirs=$(for d in tutorials notebooks; do ls "$d"/*.ipynb >/dev/null 2>&1 && echo "$d"; done)
     if [ -n "$notebook_dirs" ]; then
-      "$VENV/bin/python" -m pytest --nbval-lax --sanitize-with tests/nbval_sanitize.cfg -q -p no:cacheprovider $notebook_dirs
+      "$VENV/bin/python" -m pytest --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg -q -p no:cacheprovider $notebook_dirs
     fi
     echo "dev.sh test: all suites passed in $(( $(date +%s) - start )) s"
     ;;
