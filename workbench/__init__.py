@@ -48,6 +48,9 @@ _LAZY = {
     "AutoTokenizer": "tokenization",
     "PreTrainedTokenizerFast": "tokenization",
     "BatchEncoding": "tokenization",
+    "pipeline": "pipelines",
+    "KVCache": "cache",
+    "GenerationMixin": "generation",
     "hub": "hub",
 }
 

@@ -354,6 +354,9 @@ class PreTrainedModel(nn.Module):
     # Checkpoint key of a weight that shares storage with another -> the key it is tied to. Ties to
     # the input embeddings follow ``config.tie_word_embeddings``; other ties always hold.
     _tied_weights_keys: dict[str, str] = {}
+    # Regex of checkpoint keys a family drops silently (buffers old checkpoints saved, e.g. GPT-2's
+    # causal-mask "attn.bias"); None: only the shared IGNORED_CHECKPOINT_KEYS.
+    _ignored_checkpoint_keys: str | None = None
 
     def __init__(self, config: PretrainedConfig):
         super().__init__()
@@ -477,7 +480,9 @@ class PreTrainedModel(nn.Module):
         state: dict[str, torch.Tensor] = {}
         unexpected, mismatched = [], []
         for ckpt_key in reader.keys():
-            if IGNORED_CHECKPOINT_KEYS.search(ckpt_key):
+            if IGNORED_CHECKPOINT_KEYS.search(ckpt_key) or (
+                self._ignored_checkpoint_keys and re.search(self._ignored_checkpoint_keys, ckpt_key)
+            ):
                 continue
             key = self._checkpoint_to_model_key(ckpt_key, expected.keys())
             if key not in expected:

@@ -131,8 +131,9 @@ class MistralConfig(LlamaConfig):
         "intermediate_size": 14336, "num_key_value_heads": 8, "max_position_embeddings": 4096 * 32,
         "sliding_window": 4096,  # each query sees at most this many keys (itself included)
     }
-    for _key in ("attention_bias", "mlp_bias", "pretraining_tp"):
+    for _key in ("attention_bias", "mlp_bias", "pretraining_tp"):  # keys the reference's file does not have
         defaults.pop(_key)
+    del _key
 
 
 class MixtralConfig(LlamaConfig):
@@ -156,8 +157,9 @@ class Qwen2Config(LlamaConfig):
         "bos_token_id": None, "eos_token_id": None,
         "use_sliding_window": False, "sliding_window": 4096, "max_window_layers": 28, "layer_types": None,
     }
-    for _key in ("attention_bias", "mlp_bias", "pretraining_tp"):
+    for _key in ("attention_bias", "mlp_bias", "pretraining_tp"):  # keys the reference's file does not have
         defaults.pop(_key)
+    del _key
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -228,15 +230,14 @@ class LlamaRotaryEmbedding(nn.Module):
         self.rope = dict(config.rope_parameters)
         self.dim = int(config.head_dim * self.rope.get("partial_rotary_factor", 1.0))
         self.max_positions = config.max_position_embeddings
-        self._inv_freq: dict[tuple, torch.Tensor] = {}  # (device, seq_len bucket) -> float32 frequencies
+        self._inv_freq: dict[torch.device, torch.Tensor] = {}  # device -> float32 frequencies (made on first use)
 
     def inv_freq(self, device: torch.device, seq_len: int = 0) -> torch.Tensor:
-        kind = self.rope["rope_type"]
-        dynamic_len = seq_len if kind == "dynamic" and seq_len > self.max_positions else 0
-        key = (device, dynamic_len)
-        if key not in self._inv_freq:
-            self._inv_freq[key] = self._compute(device, dynamic_len)
-        return self._inv_freq[key]
+        if self.rope["rope_type"] == "dynamic" and seq_len > self.max_positions:
+            return self._compute(device, seq_len)  # depends on the length: recomputed (a few dozen numbers)
+        if device not in self._inv_freq:
+            self._inv_freq[device] = self._compute(device, 0)
+        return self._inv_freq[device]
 
     def _compute(self, device: torch.device, seq_len: int) -> torch.Tensor:
         rope, dim, base = self.rope, self.dim, self.rope["rope_theta"]

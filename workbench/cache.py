@@ -1,0 +1,181 @@
+"""The key/value cache of decoder models: what attention has already seen, kept between steps.
+
+A decoder generating token t needs the keys and values of tokens 0..t-1 in every layer. Instead of
+recomputing them, each attention layer writes its new keys/values into this cache and attends over
+everything stored so far.
+
+``KVCache`` keeps one preallocated buffer per layer, ``(batch, kv_heads, capacity, head_dim)``, and
+a fill level ``length``. Writing a step is one in-place copy into the buffer; attention reads the view
+``buffer[:, :, :length]``. ``generate`` sizes the buffers for prompt + new tokens up front, so decoding
+allocates nothing per step. A cache created without a capacity (``model(ids, use_cache=True)``) grows by
+doubling when it fills, like a Python list.
+
+    out = model(ids, use_cache=True)                  # out.past_key_values: a KVCache holding len(ids)
+    out = model(next_ids, past_key_values=out.past_key_values)   # attends to the cached tokens too
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+class KVCache:
+    """Per-layer key and value buffers of shape ``(batch, kv_heads, capacity, head_dim)``."""
+
+    def __init__(self, num_layers: int, capacity: int | None = None):
+        self.num_layers = num_layers
+        self.capacity = capacity  # None: allocate on first write, sized to what is written, then double
+        self.keys: list[torch.Tensor | None] = [None] * num_layers
+        self.values: list[torch.Tensor | None] = [None] * num_layers
+        self.length = 0  # tokens stored (the same in every layer once a forward pass is complete)
+
+    # -- the interface models use -----------------------------------------------------------------
+
+    def get_seq_length(self, layer_idx: int = 0) -> int:
+        return self.length
+
+    def update(self, key: torch.Tensor, value: torch.Tensor, layer_idx: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store ``key``/``value`` (batch, kv_heads, new, head_dim) after the ``length`` cached tokens of
+        ``layer_idx``; return all keys and values of that layer, (batch, kv_heads, length + new, head_dim).
+
+        ``length`` itself advances only in ``advance`` (called by the model after its last layer), so
+        every layer of one forward pass writes at the same offset.
+        """
+        start, new = self.length, key.shape[2]
+        end = start + new
+        buffer_k = self.keys[layer_idx]
+        if buffer_k is None or buffer_k.shape[2] < end or buffer_k.shape[0] != key.shape[0]:
+            buffer_k, buffer_v = self._grow(layer_idx, key, end)
+        else:
+            buffer_v = self.values[layer_idx]
+        buffer_k[:, :, start:end] = key
+        buffer_v[:, :, start:end] = value
+        return buffer_k[:, :, :end], buffer_v[:, :, :end]
+
+    def advance(self, new_tokens: int) -> None:
+        self.length += new_tokens
+
+    def _grow(self, layer_idx: int, like: torch.Tensor, needed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        old_k, old_v = self.keys[layer_idx], self.values[layer_idx]
+        capacity = max(needed, self.capacity or 0)
+        if old_k is not None and old_k.shape[0] == like.shape[0]:
+            capacity = max(capacity, 2 * old_k.shape[2])
+        batch, heads, _, head_dim = like.shape
+        new_k = like.new_empty(batch, heads, capacity, head_dim)
+        new_v = like.new_empty(batch, heads, capacity, head_dim)
+        if old_k is not None and self.length and old_k.shape[0] == batch:
+            new_k[:, :, : self.length] = old_k[:, :, : self.length]
+            new_v[:, :, : self.length] = old_v[:, :, : self.length]
+        self.keys[layer_idx], self.values[layer_idx] = new_k, new_v
+        return new_k, new_v
+
+    # -- what generation needs --------------------------------------------------------------------
+
+    def reorder(self, batch_indices: torch.Tensor) -> None:
+        """Beam search: row i of the cache becomes old row ``batch_indices[i]``."""
+        for i in range(self.num_layers):
+            if self.keys[i] is not None:
+                self.keys[i] = self.keys[i].index_select(0, batch_indices.to(self.keys[i].device))
+                self.values[i] = self.values[i].index_select(0, batch_indices.to(self.values[i].device))
+
+    reorder_cache = reorder  # the reference's name
+
+    def repeat_interleave(self, repeats: int) -> None:
+        """Expand every row ``repeats`` times (one prompt, several sampled continuations)."""
+        for i in range(self.num_layers):
+            if self.keys[i] is not None:
+                self.keys[i] = self.keys[i].repeat_interleave(repeats, dim=0)
+                self.values[i] = self.values[i].repeat_interleave(repeats, dim=0)
+
+    def crop(self, length: int) -> None:
+        """Forget everything after the first ``length`` tokens."""
+        self.length = min(self.length, length)
+
+    # -- tuple-like access, as the reference's caches allow ---------------------------------------
+
+    def __len__(self) -> int:
+        return self.num_layers
+
+    def __getitem__(self, layer_idx: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.keys[layer_idx] is None:
+            raise IndexError(f"layer {layer_idx} of the cache is empty")
+        return self.keys[layer_idx][:, :, : self.length], self.values[layer_idx][:, :, : self.length]
+
+    def __iter__(self):
+        for i in range(self.num_layers):
+            yield self[i]
+
+    def to_legacy_cache(self) -> tuple[tuple[torch.Tensor, torch.Tensor], ...]:
+        return tuple(self)
+
+    @classmethod
+    def from_legacy_cache(cls, past: tuple | list) -> "KVCache":
+        """Build a cache from ``((key, value), ...)`` per layer, each (batch, kv_heads, seq, head_dim)."""
+        cache = cls(len(past))
+        for i, (k, v) in enumerate(past):
+            cache.keys[i], cache.values[i] = k.clone(), v.clone()
+        cache.length = past[0][0].shape[2] if len(past) else 0
+        return cache
+
+    def __repr__(self) -> str:
+        return f"KVCache(layers={self.num_layers}, length={self.length})"
+
+
+def as_cache(past_key_values, num_layers: int, use_cache: bool) -> KVCache | None:
+    """Normalise ``past_key_values`` (None, a KVCache, or legacy tuples) for a model's forward pass."""
+    if past_key_values is None:
+        return KVCache(num_layers) if use_cache else None
+    if isinstance(past_key_values, KVCache):
+        return past_key_values
+    if isinstance(past_key_values, (tuple, list)):
+        return KVCache.from_legacy_cache(past_key_values)
+    raise TypeError(
+        f"past_key_values must be a workbench KVCache (as returned by a previous call with use_cache=True) "
+        f"or a tuple of (key, value) per layer, got {type(past_key_values).__name__}."
+    )
+
+
+def decoder_attention_mask(
+    attention_mask: torch.Tensor | None,
+    past_length: int,
+    new_length: int,
+    dtype: torch.dtype,
+    device: torch.device,
+    sliding_window: int | None = None,
+) -> torch.Tensor | None:
+    """The additive mask of a decoder's attention, (batch or 1, 1, new, past + new): 0 where a query may
+    look, the dtype's minimum where it may not. ``None`` when nothing is masked (one new token, no padding).
+
+    Query i (absolute index ``past_length + i``) sees key j when j <= its index (causal), j is not padding
+    (``attention_mask`` covers cached and new tokens, 1 = token, 0 = padding), and, with a sliding window,
+    j > index - window. Indices, not positions, as in the reference: left padding shifts both alike.
+    """
+    total = past_length + new_length
+    if attention_mask is not None and attention_mask.shape[-1] != total:
+        raise ValueError(
+            f"attention_mask covers {attention_mask.shape[-1]} tokens, but the cache holds {past_length} and "
+            f"{new_length} are new ({total} in all); pass the mask of the whole sequence so far."
+        )
+    windowed = sliding_window is not None and total > sliding_window
+    if attention_mask is None and new_length == 1 and not windowed:
+        return None
+    query_index = torch.arange(past_length, total, device=device)[:, None]  # (new, 1)
+    key_index = torch.arange(total, device=device)[None, :]  # (1, total)
+    allowed = key_index <= query_index  # (new, total)
+    if windowed:
+        allowed = allowed & (key_index > query_index - sliding_window)
+    allowed = allowed[None, None]  # (1, 1, new, total)
+    if attention_mask is not None:
+        allowed = allowed & attention_mask[:, None, None, :].to(device=device, dtype=torch.bool)  # (batch, 1, new, total)
+    return torch.zeros(allowed.shape, dtype=dtype, device=device).masked_fill_(~allowed, torch.finfo(dtype).min)
+
+
+def positions_from_mask(attention_mask: torch.Tensor, new_length: int) -> torch.Tensor:
+    """(batch, total) padding mask -> (batch, new) position ids of the last ``new_length`` tokens.
+
+    Left padding shifts each row's positions so that its first real token is position 0 (padding gets
+    position 1, as in the reference's generate; it is masked out anyway).
+    """
+    positions = attention_mask.long().cumsum(-1) - 1
+    positions = positions.masked_fill(attention_mask == 0, 1)
+    return positions[:, -new_length:]
