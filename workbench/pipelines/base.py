@@ -1,0 +1,282 @@
+"""The pipeline engine shared by every task: inputs -> pre-process -> batched model -> post-process.
+
+A task pipeline defines four small methods, as in Hugging Face Transformers:
+
+- ``_sanitize_parameters(**kwargs)`` splits call-time options into (pre-process, forward, post-process) ones;
+- ``preprocess(item, **options)`` turns one input into a list of *chunks* (a long context split with a
+  stride gives several), each a dict holding the model's inputs as plain lists plus any bookkeeping;
+- ``forward_outputs(model_output)`` picks the tensors post-processing needs;
+- ``postprocess(chunks, **options)`` turns one input's chunks (with their outputs) into the answer.
+
+The engine in between is what makes batching fast (``Pipeline._run``):
+
+1. every input of a list is pre-processed (tokenized) up front;
+2. the chunks are sorted by length, longest first, and cut into batches of ``batch_size``;
+3. each batch is padded only to its own longest row (dynamic padding), so short sentences are never
+   padded to the length of the longest one in the data set;
+4. model outputs are split back into rows with the padding cut off, and regrouped in input order.
+
+Lists (and other sized sequences such as a ``datasets`` column) give a list of answers; a generator
+gives a generator, processed in windows of ``16 * batch_size`` inputs so that memory stays bounded.
+A progress bar (``tqdm``) appears on long inputs, or on request with ``progress_bar=True``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import torch
+
+# Inputs of at least this many chunks show a progress bar (unless progress_bar=False).
+PROGRESS_BAR_MIN_CHUNKS = 512
+# The batch size used when neither pipeline(..., batch_size=) nor the call names one. Sorting by length
+# makes batching safe (rows of a batch have nearly the same length), so it is on by default.
+DEFAULT_BATCH_SIZE = 32
+# Pad values of the tokenizer's columns; other columns are padded with 0.
+_PAD_VALUES = {"attention_mask": 0, "special_tokens_mask": 1}
+
+_MISSING = object()
+
+
+class Pipeline:
+    """Base class of the task pipelines. Build one with :func:`workbench.pipelines.pipeline`."""
+
+    task: str = ""
+    # Output keys whose second dimension is the sequence (cut back to each row's length after batching).
+    token_outputs: tuple[str, ...] = ()
+
+    def __init__(self, model, tokenizer=None, *, task: str | None = None, device=None, batch_size: int | None = None,
+                 progress_bar: bool | None = None, **kwargs: Any):
+        self.model = model.eval() if hasattr(model, "eval") else model
+        self.tokenizer = tokenizer
+        self.task = task or self.task
+        self.device = _device_of(model) if device is None else torch.device(device)
+        self.batch_size = batch_size
+        self.progress_bar = progress_bar
+        self._check_model()
+        self._preprocess_params, self._forward_params, self._postprocess_params = self._sanitize_parameters(**kwargs)
+
+    # ---- what a task defines ---------------------------------------------------------------------
+
+    def _check_model(self) -> None:
+        """Raise if the model's head does not fit the task (checked once, when the pipeline is built)."""
+
+    def _sanitize_parameters(self, **kwargs: Any) -> tuple[dict, dict, dict]:
+        if kwargs:
+            raise TypeError(f"The {self.task} pipeline got unexpected argument(s): {', '.join(sorted(kwargs))}.")
+        return {}, {}, {}
+
+    def _is_single(self, inputs: Any) -> bool:
+        """True when ``inputs`` is one input (a string) rather than a collection of them."""
+        return isinstance(inputs, str)
+
+    def _check_input(self, item: Any) -> Any:
+        """Validate (and normalise) one input; raise TypeError / ValueError with a clear message."""
+        if not isinstance(item, str):
+            raise TypeError(
+                f"The {self.task} pipeline takes a string, a list of strings, a generator of strings or a "
+                f"datasets column; got an item of type {type(item).__name__}."
+            )
+        if not item.strip():
+            raise ValueError(f"The {self.task} pipeline got an empty string; pass some text.")
+        return item
+
+    def preprocess(self, item: Any, **params: Any) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def preprocess_many(self, items: list[Any], **params: Any) -> list[list[dict[str, Any]]]:
+        """Pre-process a list of inputs (tasks whose inputs tokenize in one call override this for speed)."""
+        return [self.preprocess(item, **params) for item in items]
+
+    def forward_outputs(self, output: Any, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {"logits": output["logits"]}
+
+    def postprocess(self, chunks: list[dict[str, Any]], **params: Any) -> Any:
+        raise NotImplementedError
+
+    def _wrap_single(self, result: Any, inputs: Any, call_kwargs: dict) -> Any:
+        """The answer for a single input (some tasks wrap it in a list, as the reference does)."""
+        return result
+
+    # ---- calling ----------------------------------------------------------------------------------
+
+    def __call__(self, inputs: Any = _MISSING, *args: Any, batch_size: int | None = None,
+                 num_workers: int | None = None, progress_bar: bool | None = None, **kwargs: Any):
+        if inputs is _MISSING:
+            raise TypeError(f"The {self.task} pipeline needs an input: pipe('some text') or pipe(['a', 'b']).")
+        if args:
+            raise TypeError(f"The {self.task} pipeline got unexpected positional arguments {args!r}.")
+        call_kwargs = dict(kwargs)
+        pre, fwd, post = self._params(kwargs)
+        batch_size = batch_size or self.batch_size or DEFAULT_BATCH_SIZE
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+        progress_bar = self.progress_bar if progress_bar is None else progress_bar
+
+        if self._is_single(inputs):
+            result = self._run([self._check_input(inputs)], pre, fwd, post, batch_size, False)[0]
+            return self._wrap_single(result, inputs, call_kwargs)
+        if _is_hf_dataset(inputs):
+            raise TypeError(
+                "Pass one column of the data set, not the whole datasets.Dataset: pipe(dataset['text']) "
+                "(or a generator: pipe(row['text'] for row in dataset))."
+            )
+        if isinstance(inputs, (list, tuple)) or (hasattr(inputs, "__len__") and hasattr(inputs, "__getitem__")
+                                                 and not isinstance(inputs, (dict, bytes))):
+            items = list(inputs)
+            if not items:
+                raise ValueError(f"The {self.task} pipeline got an empty list; pass at least one input.")
+            items = [self._check_input(item) for item in items]
+            return self._run(items, pre, fwd, post, batch_size, progress_bar)
+        if isinstance(inputs, Iterable) and not isinstance(inputs, (dict, bytes)):
+            return self._run_stream(iter(inputs), pre, fwd, post, batch_size, progress_bar)
+        return self._check_input(inputs)  # raises the task's clear TypeError
+
+    def _params(self, kwargs: dict) -> tuple[dict, dict, dict]:
+        pre, fwd, post = self._sanitize_parameters(**kwargs)
+        return ({**self._preprocess_params, **pre}, {**self._forward_params, **fwd},
+                {**self._postprocess_params, **post})
+
+    def _run_stream(self, iterator: Iterator, pre, fwd, post, batch_size, progress_bar) -> Iterator:
+        window = 16 * batch_size
+        bar = _progress(None, progress_bar is True, self.task)
+        while True:
+            items = list(itertools.islice(iterator, window))
+            if not items:
+                break
+            items = [self._check_input(item) for item in items]
+            results = self._run(items, pre, fwd, post, batch_size, False)
+            if bar is not None:
+                bar.update(len(items))
+            yield from results
+        if bar is not None:
+            bar.close()
+
+    def _run(self, items: list, pre: dict, fwd: dict, post: dict, batch_size: int, progress_bar) -> list:
+        chunks_per_item = self.preprocess_many(items, **pre)
+        flat = [chunk for chunks in chunks_per_item for chunk in chunks]
+        lengths = [len(chunk["input_ids"]) for chunk in flat]
+        order = sorted(range(len(flat)), key=lambda k: -lengths[k])  # longest first: a too-long input fails early
+        show = progress_bar if progress_bar is not None else len(flat) >= PROGRESS_BAR_MIN_CHUNKS
+        bar = _progress(len(flat), show, self.task)
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                rows = [flat[k] for k in order[start:start + batch_size]]
+                outputs = self._forward_batch(rows, fwd)
+                for chunk, output in zip(rows, outputs):
+                    chunk.update(output)
+                if bar is not None:
+                    bar.update(len(rows))
+        if bar is not None:
+            bar.close()
+        return [self.postprocess(chunks, **post) for chunks in chunks_per_item]
+
+    # ---- batching ---------------------------------------------------------------------------------
+
+    def _model_input_names(self) -> list[str]:
+        names = list(getattr(self.tokenizer, "model_input_names", ("input_ids", "attention_mask")))
+        return names if "input_ids" in names else ["input_ids", *names]
+
+    def _collate(self, rows: list[dict]) -> tuple[dict[str, torch.Tensor], list[int], bool]:
+        """Pad the rows' model inputs to the longest row of this batch: (tensors, lengths, left-padded?)."""
+        lengths = [len(row["input_ids"]) for row in rows]
+        longest = max(lengths)
+        left = getattr(self.tokenizer, "padding_side", "right") == "left"
+        pad_id = getattr(self.tokenizer, "pad_token_id", None)
+        if pad_id is None:  # masked out anyway: any id will do (GPT-2 has no pad token)
+            pad_id = getattr(self.tokenizer, "eos_token_id", None)
+        pad_values = {"input_ids": 0 if pad_id is None else pad_id,
+                      "token_type_ids": getattr(self.tokenizer, "pad_token_type_id", 0), **_PAD_VALUES}
+        batch = {}
+        for name in self._model_input_names():
+            if name not in rows[0]:
+                continue
+            value = pad_values.get(name, 0)
+            padded = []
+            for row, n in zip(rows, lengths):
+                fill = [value] * (longest - n)
+                padded.append(fill + list(row[name]) if left else list(row[name]) + fill)
+            batch[name] = torch.tensor(padded, dtype=torch.long, device=self.device)
+        if "attention_mask" not in batch and len(set(lengths)) > 1:
+            mask = [[0] * (longest - n) + [1] * n if left else [1] * n + [0] * (longest - n) for n in lengths]
+            batch["attention_mask"] = torch.tensor(mask, dtype=torch.long, device=self.device)
+        return batch, lengths, left
+
+    def _forward_batch(self, rows: list[dict], fwd: dict) -> list[dict[str, Any]]:
+        batch, lengths, left = self._collate(rows)
+        output = self._model_forward(batch, **fwd)
+        outputs = {key: _to_cpu(value) for key, value in self.forward_outputs(output, batch).items()}
+        split = []
+        for i, n in enumerate(lengths):
+            row = {}
+            for key, value in outputs.items():
+                value = value[i]
+                if key in self.token_outputs:
+                    value = value[-n:] if left else value[:n]
+                row[key] = value
+            split.append(row)
+        return split
+
+    def _model_forward(self, batch: dict[str, torch.Tensor], **fwd: Any):
+        try:
+            return self.model(**batch, **fwd)
+        except ValueError as e:
+            if "position embeddings" in str(e) or "Truncate" in str(e):
+                raise ValueError(
+                    f"{e} In a pipeline, pass truncation=True to cut long inputs, e.g. pipe(texts, truncation=True)."
+                ) from e
+            raise
+
+    def __repr__(self) -> str:
+        name = getattr(getattr(self.model, "config", None), "_name_or_path", "") or type(self.model).__name__
+        return f"{type(self).__name__}(task={self.task!r}, model={name!r}, device={str(self.device)!r})"
+
+    def save_pretrained(self, save_directory) -> None:
+        """Save the model and tokenizer into one folder (``pipeline(task, model=that_folder)`` reloads it)."""
+        self.model.save_pretrained(save_directory)
+        if self.tokenizer is not None:
+            self.tokenizer.save_pretrained(save_directory)
+
+
+def _device_of(model) -> torch.device:
+    try:
+        return next(model.parameters()).device
+    except (StopIteration, AttributeError):
+        return torch.device("cpu")
+
+
+def _to_cpu(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu()
+        return value.float() if value.is_floating_point() and value.dtype != torch.float32 else value
+    return value
+
+
+def _is_hf_dataset(inputs: Any) -> bool:
+    cls = type(inputs)
+    return cls.__module__.startswith("datasets") and cls.__name__ in ("Dataset", "IterableDataset", "DatasetDict")
+
+
+def _progress(total: int | None, show: bool, task: str):
+    if not show:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=task, unit="input" if total is None else "seq", leave=False)
+
+
+def softmax(x, axis: int = -1):
+    """The reference's numerically stable softmax over numpy arrays (same float32 arithmetic)."""
+    import numpy as np
+
+    maxes = np.max(x, axis=axis, keepdims=True)
+    shifted = np.exp(x - maxes)
+    return shifted / shifted.sum(axis=axis, keepdims=True)
+
+
+def sigmoid(x):
+    import numpy as np
+
+    return 1.0 / (1.0 + np.exp(-x))
