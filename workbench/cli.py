@@ -71,6 +71,12 @@ def _lab(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from .demos import run_from_args
+
+    return run_from_args(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="workbench",
@@ -95,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ip", default="127.0.0.1")
     p.add_argument("--no-browser", action="store_true")
     p.set_defaults(func=_lab)
+
+    p = sub.add_parser("demo", help="start the Gradio demos of every pipeline (127.0.0.1, offline)")
+    from .demos import add_arguments
+
+    add_arguments(p)
+    p.set_defaults(func=_demo)
     return parser
 
 

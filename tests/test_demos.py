@@ -1,0 +1,350 @@
+"""Gradio demos: every tab's endpoint through gradio_client, a load test, file traversal, a browser look.
+
+The app runs on a free local port with tiny random local models (BERT heads saved with the MiniLM /
+bert-base-uncased tokenizer files, a tiny GPT-2 with the GPT-2 tokenizer files) and the real packaged
+all-MiniLM-L6-v2 for similarity and attention. Screenshots of the browser test go to test-artifacts/demo/.
+
+    .venv/bin/python -m pytest tests/test_demos.py            # add -m browser for the browser test only
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import math
+import os
+import shutil
+import socket
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+gr = pytest.importorskip("gradio")
+gradio_client = pytest.importorskip("gradio_client")
+
+from tests.test_pipelines import NER_LABELS, _minilm_dir, _tiny_bert, _tiny_gpt2  # noqa: E402
+from workbench import demos  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO / "test-artifacts" / "demo"
+CHROMIUM = "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else shutil.which("chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def local_models(tmp_path_factory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("demo-models")
+    return {
+        "text-classification": str(_tiny_bert(root / "cls", "ForSequenceClassification", ["NEGATIVE", "POSITIVE"])),
+        "ner": str(_tiny_bert(root / "ner", "ForTokenClassification", NER_LABELS, seed=3, tokenizer="minilm")),
+        "question-answering": str(_tiny_bert(root / "qa", "ForQuestionAnswering", seed=5)),
+        "fill-mask": str(_tiny_bert(root / "mlm", "ForMaskedLM", seed=6)),
+        "zero-shot-classification": str(_tiny_bert(root / "nli", "ForSequenceClassification",
+                                                   ["contradiction", "neutral", "entailment"], seed=7)),
+        "text-generation": str(_tiny_gpt2(root / "gpt2")),
+    }
+
+
+@pytest.fixture(scope="module")
+def server(local_models):
+    app = demos.build_app(local_models)
+    port = _free_port()
+    app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True, allowed_paths=[])
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        yield app, url
+    finally:
+        app.close()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return gradio_client.Client(server[1], verbose=False, download_files=False)
+
+
+def _model(local_models, key):
+    return local_models.get(key) or local_models.get({"token-classification": "ner"}.get(key, key))
+
+
+# ------------------------------------------------------------------------------------------------
+# Construction and defaults
+# ------------------------------------------------------------------------------------------------
+
+
+def test_import_launches_nothing_and_cli_has_demo():
+    from workbench.cli import build_parser
+
+    args = build_parser().parse_args(["demo", "--model", "text-generation=./gpt", "--port", "7000"])
+    assert (args.port, args.host, args.share, args.model) == (7000, "127.0.0.1", False, ["text-generation=./gpt"])
+    assert demos.parse_model_args(["ner=./x", "translation=./t5"]) == {"token-classification": "./x",
+                                                                     "summarization": "./t5"}
+    with pytest.raises(ValueError, match="TASK=ID_OR_PATH"):
+        demos.parse_model_args(["./x"])
+    with pytest.raises(ValueError, match="Unknown demo task"):
+        demos.parse_model_args(["nonsense=./x"])
+
+
+def test_missing_models_say_how_to_get_one():
+    app = demos.build_app()  # offline: only the packaged MiniLM
+    offered = app.workbench_models
+    assert offered["feature-extraction"][0] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert offered["attention"][0] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert offered["summarization"] == []
+    text = " ".join(str(b.value) for b in app.blocks.values() if isinstance(b, gr.Markdown))
+    assert "workbench demo --model summarization=" in text and "workbench fetch" in text
+    with pytest.raises(demos.DemoInputError, match="--model summarization="):
+        demos._Models().get("summarization", None)
+
+
+def test_safe_launch_defaults(monkeypatch):
+    seen = {}
+
+    class Fake:
+        def launch(self, **kwargs):
+            seen.update(kwargs)
+
+    demos.launch_app(Fake())
+    assert seen["server_name"] == "127.0.0.1" and seen["share"] is False and seen["allowed_paths"] == []
+    with pytest.raises(ValueError, match="allowed_paths"):
+        demos.launch_app(Fake(), allowed_paths=["/"])
+    assert "workbench-demo-" in demos._private_temp_dir()  # gradio's temporary folder is a private one
+
+
+def test_build_demo_for_a_pipeline():
+    from workbench.pipelines import pipeline
+
+    demo = demos.build_demo(pipeline("feature-extraction", model=str(_minilm_dir())))
+    assert isinstance(demo, gr.Interface)
+    assert demo.fns[0].api_name == "similarity"
+    rows = demo.fns[0].fn("A cat sits on the mat.", "A kitten rests on a rug.\nStocks fell sharply today.")
+    assert rows[0][0] == "A kitten rests on a rug." and rows[0][1] > rows[1][1]
+
+
+# ------------------------------------------------------------------------------------------------
+# Every endpoint through gradio_client
+# ------------------------------------------------------------------------------------------------
+
+
+def test_api_lists_every_tab(client):
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert {f"/{t.api_name}" for t in demos.TABS} <= set(endpoints)
+
+
+def test_every_endpoint(client, local_models):
+    m = lambda key: _model(local_models, key)  # noqa: E731
+    labels = client.predict("I loved it", m("text-classification"), api_name="/classify")
+    assert {c["label"] for c in labels["confidences"]} == {"NEGATIVE", "POSITIVE"}
+
+    entities = client.predict("My name is Wolfgang and I live in Berlin.", m("ner"), api_name="/ner")
+    assert "".join(e["token"] for e in entities) == "My name is Wolfgang and I live in Berlin."
+    assert {e["class_or_confidence"] for e in entities} - {None} <= {n[2:] for n in NER_LABELS if n != "O"}
+
+    highlighted, answer = client.predict("Where do I live?", "My name is Wolfgang and I live in Berlin.",
+                                         m("question-answering"), api_name="/qa")
+    assert [e["token"] for e in highlighted if e["class_or_confidence"] == "answer"] == [answer["answer"]]
+
+    preds = client.predict("Paris is the [MASK] of France.", m("fill-mask"), api_name="/fill_mask")
+    assert len(preds["confidences"]) == 5
+
+    job = client.submit("Once upon a time", 8, m("text-generation"), api_name="/generate")
+    final = job.result()
+    updates = job.outputs()
+    assert final.startswith("Once upon a time") and len(final) > len("Once upon a time")
+    assert len(updates) >= 3 and updates[0] == "Once upon a time"  # the text grows token by token
+
+    scores = client.predict("The match went to extra time.", "sports, politics", False,
+                            m("zero-shot-classification"), api_name="/zero_shot")
+    assert {c["label"] for c in scores["confidences"]} == {"sports", "politics"}
+
+    minilm = "sentence-transformers/all-MiniLM-L6-v2"
+    table = client.predict("A cat sits on the mat.", "A kitten rests on a rug.\nThe stock market fell sharply.",
+                           minilm, api_name="/similarity")
+    rows = table["data"]
+    assert rows[0][0] == "A kitten rests on a rug." and rows[0][1] > rows[1][1] > -1
+
+    image = client.predict("The cat sat on the mat.", 1, 2, "heatmap", minilm, api_name="/attention")
+    assert image["url"] and image["path"].endswith(".png")
+
+
+def test_text2text_tab_explains_the_missing_model(client):
+    with pytest.raises(gradio_client.exceptions.AppError, match="No model for the summarization tab"):
+        client.predict("Some text.", None, api_name="/text2text")
+
+
+def test_input_limits_and_bad_input(client, local_models):
+    AppError = gradio_client.exceptions.AppError
+    with pytest.raises(AppError, match=f"at most {demos.MAX_CHARS}"):
+        client.predict("x" * (demos.MAX_CHARS + 1), local_models["text-classification"], api_name="/classify")
+    with pytest.raises(AppError, match="empty"):
+        client.predict("   ", local_models["text-classification"], api_name="/classify")
+    with pytest.raises(AppError, match="exactly one mask"):
+        client.predict("No mask here.", local_models["fill-mask"], api_name="/fill_mask")
+    with pytest.raises(AppError, match="layers 0..5"):
+        client.predict("Hi there.", 9, -1, "heatmap", "sentence-transformers/all-MiniLM-L6-v2", api_name="/attention")
+    with pytest.raises(AppError, match="candidate labels"):
+        client.predict("Text.", " , ", False, local_models["zero-shot-classification"], api_name="/zero_shot")
+
+
+def test_model_must_be_one_the_tab_offers(client):
+    """An API caller cannot make the server load an arbitrary path as a model."""
+    with pytest.raises(gradio_client.exceptions.AppError):
+        client.predict("I loved it", str(REPO), api_name="/classify")
+
+
+# ------------------------------------------------------------------------------------------------
+# Load: 50 requests from 10 threads, no failures
+# ------------------------------------------------------------------------------------------------
+
+
+def test_load_50_requests_10_threads(server, local_models):
+    url = server[1]
+    clients = [gradio_client.Client(url, verbose=False, download_files=False) for _ in range(10)]
+    calls = [("/classify", (f"Review number {i}: it was fine.", local_models["text-classification"])) if i % 2 == 0
+             else ("/similarity", (f"Sentence {i}.", "A cat.\nA dog.", "sentence-transformers/all-MiniLM-L6-v2"))
+             for i in range(50)]
+
+    def one(i):
+        endpoint, args = calls[i]
+        start = time.perf_counter()
+        out = clients[i % 10].predict(*args, api_name=endpoint)
+        return time.perf_counter() - start, out
+
+    start = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(10) as pool:
+        futures = [pool.submit(one, i) for i in range(50)]
+        results, failures = [], []
+        for f in futures:
+            try:
+                results.append(f.result())
+            except Exception as e:  # counted, then asserted
+                failures.append(repr(e))
+    wall = time.perf_counter() - start
+    assert not failures, failures[:3]
+    latencies = sorted(r[0] * 1000 for r in results)
+    pct = {p: latencies[max(0, math.ceil(p / 100 * len(latencies)) - 1)] for p in (50, 90, 95, 99)}  # nearest rank
+    print(f"\nload test: 50 requests, 10 threads, {wall:.2f} s wall, {50 / wall:.1f} req/s; latency ms: "
+          + "  ".join(f"p{p} {v:.0f}" for p, v in pct.items()) + f"  max {latencies[-1]:.0f}")
+    assert len(results) == 50
+
+
+# ------------------------------------------------------------------------------------------------
+# Traversal: the server reads no file outside its own temporary folder
+# ------------------------------------------------------------------------------------------------
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url), timeout=10) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def test_file_routes_cannot_read_outside_the_app(server, client):
+    url = server[1].rstrip("/")
+    pyproject = REPO / "pyproject.toml"
+    secret_marker = pyproject.read_bytes()[:40]
+    targets = ["/etc/passwd", str(pyproject), "pyproject.toml", "../pyproject.toml", "../../../../etc/passwd",
+               os.path.relpath(pyproject, os.environ["GRADIO_TEMP_DIR"]),
+               os.path.join(os.environ["GRADIO_TEMP_DIR"], "..", "..", "etc", "passwd")]
+    checked = 0
+    for prefix in ("/file=", "/gradio_api/file=", "/gradio_api/file/"):
+        for target in targets:
+            for quoted in (target, urllib.parse.quote(target, safe=""), target.replace("/", "%2F").replace(".", "%2e")):
+                status, body = _get(url + prefix + quoted)
+                checked += 1
+                assert b"root:" not in body and secret_marker not in body, (prefix, quoted, status)
+                assert status in (400, 403, 404, 405), (prefix, quoted, status)
+    for path in ("/static/../../pyproject.toml", "/assets/../../../etc/passwd", "/gradio_api/upload?path=/etc/passwd"):
+        status, body = _get(url + path)
+        assert b"root:" not in body and secret_marker not in body, path
+    # ... while a file the app made itself (the attention image) is served from its temporary folder
+    image = client.predict("The cat sat.", 0, -1, "heatmap", "sentence-transformers/all-MiniLM-L6-v2",
+                           api_name="/attention")
+    assert Path(image["path"]).resolve().is_relative_to(Path(os.environ["GRADIO_TEMP_DIR"]).resolve())
+    status, body = _get(image["url"])
+    assert status == 200 and body[:4] == b"\x89PNG"
+    assert checked >= 60
+
+
+# ------------------------------------------------------------------------------------------------
+# What users see: headless Chromium types into two tabs and submits
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+def test_browser_two_tabs(server):
+    if not CHROMIUM:
+        pytest.skip("chromium is not installed (/usr/bin/chromium): apt-get install chromium")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    url = server[1]
+    outside: list[str] = []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.on("request", lambda r: outside.append(r.url) if not r.url.startswith((url, "data:", "blob:"))
+                    else None)
+            page.goto(url, wait_until="networkidle")
+            page.screenshot(path=str(ARTIFACTS / "00-loaded.png"))
+
+            # Embeddings similarity
+            page.get_by_role("tab", name="Similarity", exact=True).click()
+            panel = page.locator("#similarity")
+            panel.get_by_label("Source sentence").fill("A man is playing a guitar.")
+            panel.get_by_label("Sentences to compare (one per line)").fill(
+                "Someone plays an instrument.\nThe weather is cold today.\nA person strums a guitar.")
+            panel.get_by_role("button", name="Submit").click()
+            page.wait_for_function("document.querySelector('#similarity').innerText.includes('strums')",
+                                   timeout=60_000)
+            page.wait_for_timeout(500)
+            text = panel.inner_text()
+            assert "A person strums a guitar." in text
+            page.screenshot(path=str(ARTIFACTS / "01-similarity.png"), full_page=True)
+
+            # Text generation: tokens stream into the output box
+            page.get_by_role("tab", name="Generate", exact=True).click()
+            panel = page.locator("#generate")
+            panel.get_by_label("Prompt").fill("The little robot")
+            panel.get_by_role("button", name="Submit").click()
+            out = panel.locator("textarea").last  # the output box
+            page.wait_for_function(
+                "() => { const t = document.querySelectorAll('#generate textarea');"
+                " return t.length > 1 && t[t.length - 1].value.length > 'The little robot'.length + 5; }",
+                timeout=60_000)
+            page.wait_for_timeout(1500)
+            assert out.input_value().startswith("The little robot")
+            page.screenshot(path=str(ARTIFACTS / "02-generation.png"), full_page=True)
+
+            # Question answering: the answer is highlighted in its context
+            page.get_by_role("tab", name="QA", exact=True).click()
+            panel = page.locator("#qa")
+            panel.get_by_label("Question").fill("Where does Wolfgang live?")
+            panel.get_by_label("Context").fill("My name is Wolfgang and I live in Berlin with my two cats.")
+            panel.get_by_role("button", name="Submit").click()
+            page.wait_for_function("document.querySelector('#qa').innerText.includes('score')", timeout=60_000)
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(ARTIFACTS / "03-qa.png"), full_page=True)
+            text = panel.inner_text()
+            assert "with my two cats" in text and '"answer"' in text  # the context, highlighted, and the answer
+
+            # Attention: the image shows
+            page.get_by_role("tab", name="Attention", exact=True).click()
+            panel = page.locator("#attention")
+            panel.get_by_role("button", name="Submit").click()
+            page.wait_for_selector("#attention img[src*='file=']", timeout=60_000)
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(ARTIFACTS / "04-attention.png"), full_page=True)
+        finally:
+            browser.close()
+    assert not outside, f"the page fetched from outside this machine: {outside[:5]}"

@@ -1,0 +1,8 @@
+"""``python -m workbench.demos [--port N] [--host H] [--model TASK=ID_OR_PATH ...] [--share]``."""
+
+import sys
+
+from . import main
+
+if __name__ == "__main__":
+    sys.exit(main())
