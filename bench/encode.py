@@ -4,7 +4,7 @@
     .venv/bin/python bench/encode.py --quick    # smoke run: 64 sentences, median of 2 (about a minute)
 
 Model: the packaged all-MiniLM-L6-v2. Sentences: the first N of rotten_tomatoes/train.tsv from
-$WORKBENCH_DATA_DIR (default /work/shared/data). Each timed variant runs once as warm-up, then the
+$WORKBENCH_DATA_DIR (default ../shared/data next to the repository). Each timed variant runs once as warm-up, then the
 variants take turns for --repeats rounds (the order reversed every other round), so that load from
 other processes hits all of them alike; the table shows medians, from the wall clock and from the
 process's CPU time (the steadier figure on a shared machine).
@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-DEFAULT_DATA_DIR = "/work/shared/data"
+DEFAULT_DATA_DIR = str(Path(__file__).resolve().parents[2] / "shared" / "data")
 REFERENCE_B = "reference: padding=True per batch, data order, fp32"
 
 

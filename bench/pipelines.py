@@ -3,7 +3,7 @@ workbench vs the reference (the installed ``transformers``, same process, same w
 
     .venv/bin/python bench/pipelines.py [--n 1000] [--batch-size 32] [--repeats 2] [--threads N]
 
-Sentences: the first N of rotten_tomatoes/train.tsv in WORKBENCH_DATA_DIR (default /work/shared/data).
+Sentences: the first N of rotten_tomatoes/train.tsv in WORKBENCH_DATA_DIR (default ../shared/data next to the repository).
 Model: the real all-MiniLM-L6-v2 (a 6-layer BERT); text-classification adds a 2-label head (random, saved
 once to a temporary folder that both libraries load). Each configuration is timed ``repeats`` times,
 the two libraries taking turns, and the best time is kept. Rows:
@@ -35,7 +35,7 @@ import torch  # noqa: E402
 
 
 def load_sentences(n: int) -> list[str]:
-    data = Path(os.environ.get("WORKBENCH_DATA_DIR", "/work/shared/data")) / "rotten_tomatoes" / "train.tsv"
+    data = Path(os.environ.get("WORKBENCH_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data")) / "rotten_tomatoes" / "train.tsv"
     with open(data, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
     sentences = [row["sentence"] for row in rows[:n]]

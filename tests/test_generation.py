@@ -2,6 +2,7 @@
 batched left-padded and not), logits processors, streaming, stop strings, generation_config.json,
 chat templates, and the errors for bad input."""
 
+import os
 import threading
 
 import pytest
@@ -28,7 +29,7 @@ from workbench.generation import (
 )
 
 VOCAB = 99
-GPT2_TOKENIZER = "/work/shared/data/tokenizers/gpt2"
+GPT2_TOKENIZER = os.path.join(os.environ["WORKBENCH_DATA_DIR"], "tokenizers", "gpt2")
 
 
 def _pair(tmp_path_factory, config_name, class_name, **values):
