@@ -25,6 +25,10 @@ setup() {
     "$VENV/bin/python" -m pip install --quiet "$TORCH_SPEC"
     "$VENV/bin/python" -m pip install --quiet -e ".$extras"
     "$VENV/bin/python" -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (workbench)" >/dev/null
+    # Offline classrooms: JupyterLab must not ask to fetch news or check for updates.
+    mkdir -p "$VENV/share/jupyter/lab/settings"
+    echo '{"@jupyterlab/apputils-extension:notification": {"checkForUpdates": false, "fetchNews": "false"}}' \
+      > "$VENV/share/jupyter/lab/settings/overrides.json"
     touch "$stamp"
   fi
 }

@@ -66,6 +66,8 @@ def _lab(args: argparse.Namespace) -> int:
                f"--ServerApp.ip={args.ip}"]
     if args.no_browser:
         command.append("--no-browser")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")  # containers and classroom images often run as root
     print("Starting JupyterLab:", " ".join(command), flush=True)
     os.execv(sys.executable, command)
     return 0  # not reached
