@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+import workbench
 from workbench import (
     BertConfig,
     BertForSequenceClassification,
@@ -503,3 +504,19 @@ def test_second_train_call_gets_a_fresh_schedule(tmp_path):
     trainer.train()
     lrs = [h["learning_rate"] for h in trainer.state.log_history if "learning_rate" in h]
     assert lrs[0] == pytest.approx(1e-3 * 2 / 3) and lrs[-1] == 0.0
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+def test_evaluate_causal_lm_ignores_the_kv_cache(family, tmp_path):
+    if family == "gpt2":
+        model = workbench.GPT2LMHeadModel(workbench.GPT2Config(n_layer=1, n_head=2, n_embd=16, vocab_size=50, n_positions=32))
+    else:
+        model = workbench.LlamaForCausalLM(workbench.LlamaConfig(num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
+                                                                  hidden_size=16, intermediate_size=32, vocab_size=50))
+    rows = [{"input_ids": list(range(1, 9)), "labels": list(range(1, 9))} for _ in range(4)]
+    trainer = workbench.Trainer(model=model, args=workbench.TrainingArguments(output_dir=str(tmp_path), per_device_eval_batch_size=2,
+                                                                              report_to="none", disable_tqdm=True),
+                                eval_dataset=rows)
+    metrics = trainer.evaluate()
+    assert "eval_loss" in metrics
+    assert trainer.predict(rows).predictions.shape == (4, 8, 50)

@@ -32,6 +32,7 @@ from .llama import causal_lm_loss, keep_logits
 
 class GPT2Config(PretrainedConfig):
     model_type = "gpt2"
+    keys_to_ignore_at_inference = ["past_key_values"]  # the Trainer's evaluate/predict gather logits, not the cache
     attribute_map = {
         "hidden_size": "n_embd",
         "max_position_embeddings": "n_positions",

@@ -39,6 +39,7 @@ class LlamaConfig(PretrainedConfig):
     """config.json of LLaMA-style checkpoints. Each variant below changes only ``defaults``."""
 
     model_type = "llama"
+    keys_to_ignore_at_inference = ["past_key_values"]  # the Trainer's evaluate/predict gather logits, not the cache
     default_theta = 10000.0
     defaults = dict(
         vocab_size=32000,
