@@ -390,6 +390,18 @@ class PreTrainedModel(nn.Module):
             module_name, _, param_name = alias.rpartition(".")
             setattr(self.get_submodule(module_name), param_name, source_param)
 
+    # -- outputs ---------------------------------------------------------------------------------
+
+    def format_output(self, out: ModelOutput, return_dict: bool | None):
+        """``out`` itself, or its tuple when ``return_dict`` (else ``config.return_dict``) is False."""
+        use_dict = self.config.return_dict if return_dict is None else return_dict
+        return out if use_dict else out.to_tuple()
+
+    def finish(self, output_class: type[ModelOutput], base_out: ModelOutput, return_dict: bool | None, **fields):
+        """Wrap a task head's results with the bare model's hidden states and attentions."""
+        out = output_class(hidden_states=base_out.hidden_states, attentions=base_out.attentions, **fields)
+        return self.format_output(out, return_dict)
+
     def architecture_name(self) -> str:
         """The class name written to config.json's ``architectures`` (family variants override it)."""
         return type(self).__name__

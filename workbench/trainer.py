@@ -1756,7 +1756,7 @@ class Trainer:
         prediction_loss_only = self.args.prediction_loss_only if prediction_loss_only is None else prediction_loss_only
         model = self.model
         model.eval()
-        losses, preds, labels = [], [], []
+        preds, labels = [], []
         total_loss, num_samples, loss_samples = 0.0, 0, 0
         for inputs in dataloader:
             batch_size = _batch_size(inputs)

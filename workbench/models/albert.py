@@ -226,15 +226,6 @@ class AlbertPreTrainedModel(PreTrainedModel):
             output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True,
         )
 
-    def finish(self, output_class, base_out, return_dict, **fields):
-        """Wrap a task head's results with the bare model's hidden states and attentions."""
-        out = output_class(hidden_states=base_out.hidden_states, attentions=base_out.attentions, **fields)
-        return out if _return_dict(self.config, return_dict) else out.to_tuple()
-
-
-def _return_dict(config: PretrainedConfig, return_dict: bool | None) -> bool:
-    return config.return_dict if return_dict is None else return_dict
-
 
 class AlbertModel(AlbertPreTrainedModel):
     """Embeddings + shared-weight encoder (+ pooler). Returns ``last_hidden_state`` (batch, seq, hidden)."""
@@ -275,7 +266,7 @@ class AlbertModel(AlbertPreTrainedModel):
         out = BaseModelOutputWithPooling(
             last_hidden_state=hidden, pooler_output=pooled, hidden_states=all_hidden, attentions=all_attentions
         )
-        return out if _return_dict(self.config, return_dict) else out.to_tuple()
+        return self.format_output(out, return_dict)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -262,11 +262,7 @@ class BertModel(BertPreTrainedModel):
         out = BaseModelOutputWithPooling(
             last_hidden_state=hidden, pooler_output=pooled, hidden_states=all_hidden, attentions=all_attentions
         )
-        return out if _return_dict(self.config, return_dict) else out.to_tuple()
-
-
-def _return_dict(config: PretrainedConfig, return_dict: bool | None) -> bool:
-    return config.return_dict if return_dict is None else return_dict
+        return self.format_output(out, return_dict)
 
 
 def classifier_dropout(config: PretrainedConfig) -> nn.Dropout:
@@ -319,10 +315,6 @@ class BertTaskModel(BertPreTrainedModel):
             position_ids=position_ids, inputs_embeds=inputs_embeds,
             output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True,
         )
-
-    def finish(self, output_class, base_out, return_dict, **fields):
-        out = output_class(hidden_states=base_out.hidden_states, attentions=base_out.attentions, **fields)
-        return out if _return_dict(self.config, return_dict) else out.to_tuple()
 
 
 class BertForMaskedLM(BertTaskModel):

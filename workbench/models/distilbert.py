@@ -215,15 +215,6 @@ class DistilBertPreTrainedModel(PreTrainedModel):
             with torch.no_grad():
                 module.weight.copy_(sinusoidal_table(*module.weight.shape))
 
-    def finish(self, output_class, base_out, return_dict, **fields):
-        """Wrap a task head's results with the bare model's hidden states and attentions."""
-        out = output_class(hidden_states=base_out.hidden_states, attentions=base_out.attentions, **fields)
-        return out if _return_dict(self.config, return_dict) else out.to_tuple()
-
-
-def _return_dict(config: PretrainedConfig, return_dict: bool | None) -> bool:
-    return config.return_dict if return_dict is None else return_dict
-
 
 class DistilBertModel(DistilBertPreTrainedModel):
     """Embeddings + transformer. Returns ``last_hidden_state`` (batch, seq, dim); no pooler."""
@@ -259,7 +250,7 @@ class DistilBertModel(DistilBertPreTrainedModel):
         additive_mask = layers.padding_mask(attention_mask, hidden.dtype)  # (batch, 1, 1, seq) or None
         hidden, all_hidden, all_attentions = self.transformer(hidden, additive_mask, output_attentions, output_hidden_states)
         out = BaseModelOutput(last_hidden_state=hidden, hidden_states=all_hidden, attentions=all_attentions)
-        return out if _return_dict(self.config, return_dict) else out.to_tuple()
+        return self.format_output(out, return_dict)
 
 
 # ------------------------------------------------------------------------------------------------

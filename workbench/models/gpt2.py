@@ -276,7 +276,7 @@ class GPT2Model(GPT2PreTrainedModel):
             last_hidden_state=hidden, past_key_values=kv if use_cache else None,
             hidden_states=all_hidden, attentions=all_attentions,
         )
-        return out if (config.return_dict if return_dict is None else return_dict) else out.to_tuple()
+        return self.format_output(out, return_dict)
 
 
 class GPT2LMHeadModel(GenerationMixin, GPT2PreTrainedModel):
@@ -328,4 +328,4 @@ class GPT2LMHeadModel(GenerationMixin, GPT2PreTrainedModel):
             loss=loss, logits=logits, past_key_values=base.past_key_values,
             hidden_states=base.hidden_states, attentions=base.attentions,
         )
-        return out if (self.config.return_dict if return_dict is None else return_dict) else out.to_tuple()
+        return self.format_output(out, return_dict)

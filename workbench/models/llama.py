@@ -487,7 +487,7 @@ class LlamaModel(LlamaPreTrainedModel):
             last_hidden_state=hidden, past_key_values=kv if use_cache else None,
             hidden_states=all_hidden, attentions=all_attentions,
         )
-        return out if (config.return_dict if return_dict is None else return_dict) else out.to_tuple()
+        return self.format_output(out, return_dict)
 
 
 def causal_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -552,7 +552,7 @@ class LlamaForCausalLM(GenerationMixin, LlamaPreTrainedModel):
             loss=loss, logits=logits, past_key_values=base.past_key_values,
             hidden_states=base.hidden_states, attentions=base.attentions,
         )
-        return out if (self.config.return_dict if return_dict is None else return_dict) else out.to_tuple()
+        return self.format_output(out, return_dict)
 
 
 # The variants are the same classes reading their own config (exported under their Hub names).
