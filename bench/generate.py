@@ -3,6 +3,7 @@
     .venv/bin/python bench/generate.py                 # 128 new tokens, median of 3 rounds, fp32 and bf16
     .venv/bin/python bench/generate.py --quick         # 32 new tokens, 2 rounds (smoke run)
     .venv/bin/python bench/generate.py --threads 1     # pin torch's thread count (default: torch's choice)
+    python bench/generate.py --device cuda --dtypes float32,bfloat16   # on a GPU (memory columns: CPU RSS only)
 
 Model: GPT-2-124M-shaped (GPT2Config() defaults: 12 layers, 768 wide, 50257 vocab), random weights
 (seed 0), built by the reference, saved, and loaded by workbench from that folder: identical tensors.
@@ -108,6 +109,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--dtypes", default="float32,bfloat16")
+    parser.add_argument("--device", default="cpu")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     if args.quick:
@@ -122,7 +124,8 @@ def main() -> None:
     print(f"GPT-2-124M shape, random weights; batch 1, {args.prompt_tokens}-token prompt, {args.new_tokens} new tokens, greedy")
     with tempfile.TemporaryDirectory() as tmp:
         ref, ours = build_models(Path(tmp))
-    prompt = torch.randint(0, 50257, (1, args.prompt_tokens), generator=torch.Generator().manual_seed(1))
+    prompt = torch.randint(0, 50257, (1, args.prompt_tokens), generator=torch.Generator().manual_seed(1)).to(args.device)
+    print(f"device {args.device}")
 
     header = (f"{'dtype':<9} {'reference tok/s':>16} {'workbench tok/s':>16} {'ratio':>7}   "
               f"{'peak RSS +MiB ref / ours':>25}   {'tracemalloc MiB ref / ours':>27}   same tokens")
@@ -130,8 +133,8 @@ def main() -> None:
     print(header, flush=True)
     for dtype_name in args.dtypes.split(","):
         dtype = getattr(torch, dtype_name)
-        ref.to(dtype)
-        ours.to(dtype)
+        ref.to(args.device, dtype)
+        ours.to(args.device, dtype)
         out_ref, out_ours = run(ref, prompt, args.new_tokens), run(ours, prompt, args.new_tokens)  # warm-up
         assert out_ref.shape == out_ours.shape == (1, args.prompt_tokens + args.new_tokens), (out_ref.shape, out_ours.shape)
         same = torch.equal(out_ref, out_ours)
@@ -142,6 +145,8 @@ def main() -> None:
             for name, model in (("reference", ref), ("workbench", ours)):
                 start = time.perf_counter()
                 run(model, prompt, args.new_tokens)
+                if prompt.is_cuda:
+                    torch.cuda.synchronize()
                 times[name].append(time.perf_counter() - start)
         memory = {}
         for name, model in (("reference", ref), ("workbench", ours)):

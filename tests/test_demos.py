@@ -25,8 +25,8 @@ import pytest
 gr = pytest.importorskip("gradio")
 gradio_client = pytest.importorskip("gradio_client")
 
-from tests.test_pipelines import NER_LABELS, _minilm_dir, _tiny_bert, _tiny_gpt2  # noqa: E402
-from workbench import demos  # noqa: E402
+from tests.test_pipelines import NER_LABELS, _minilm_dir, _tiny_bert, _tiny_gpt2, _tiny_t5  # noqa: E402
+from workbench import demos, pipeline  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts" / "demo"
@@ -51,6 +51,7 @@ def local_models(tmp_path_factory) -> dict[str, str]:
         "zero-shot-classification": str(_tiny_bert(root / "nli", "ForSequenceClassification",
                                                    ["contradiction", "neutral", "entailment"], seed=7)),
         "text-generation": str(_tiny_gpt2(root / "gpt2")),
+        "summarization": str(_tiny_t5(root / "t5")),
     }
 
 
@@ -175,9 +176,10 @@ def test_every_endpoint(client, local_models):
     assert image["url"] and image["path"].endswith(".png")
 
 
-def test_text2text_tab_explains_the_missing_model(client):
-    with pytest.raises(gradio_client.exceptions.AppError, match="No model for the summarization tab"):
-        client.predict("Some text.", None, api_name="/text2text")
+def test_text2text_tab_runs_an_encoder_decoder(client, local_models):
+    folder = local_models["summarization"]
+    expected = pipeline("summarization", model=folder)("Some text to shorten, please.")[0]["summary_text"]
+    assert client.predict("Some text to shorten, please.", folder, api_name="/text2text") == expected
 
 
 def test_input_limits_and_bad_input(client, local_models):

@@ -176,6 +176,17 @@ def test_pairs_match(pair):
     assert ours(*PAIRS[0]).sequence_ids() == theirs(*PAIRS[0]).sequence_ids()
 
 
+def test_text_target_for_seq2seq(pair):
+    """``tokenizer(sources, text_target=targets)``: the targets' ids come back as ``labels``."""
+    ours, theirs = pair
+    call_both(ours, theirs, FIRSTS, text_target=SECONDS)
+    call_both(ours, theirs, FIRSTS, text_target=SECONDS, padding=True, return_tensors="pt")
+    call_both(ours, theirs, FIRSTS[0], text_target=SECONDS[0], max_length=6, truncation=True)
+    call_both(ours, theirs, text_target=SECONDS)  # targets alone: their own encoding
+    with pytest.raises(ValueError, match="Nothing to tokenize"):
+        ours()
+
+
 @pytest.mark.filterwarnings("ignore:`max_length` is ignored:UserWarning")  # the reference's, for padding=True
 @pytest.mark.parametrize("padding", [True, "longest", "max_length", False, "do_not_pad"])
 def test_padding_and_truncation_modes(pair, padding):

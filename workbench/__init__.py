@@ -20,6 +20,7 @@ _LAZY = {
     "AutoModel": "models.auto",
     "AutoModelForMaskedLM": "models.auto",
     "AutoModelForCausalLM": "models.auto",
+    "AutoModelForSeq2SeqLM": "models.auto",
     "GenerationConfig": "generation",
     "TextStreamer": "generation",
     "TextIteratorStreamer": "generation",
@@ -54,6 +55,7 @@ _LAZY = {
     "BatchEncoding": "tokenization",
     "pipeline": "pipelines",
     "KVCache": "cache",
+    "EncoderDecoderCache": "cache",
     "GenerationMixin": "generation",
     "hub": "hub",
 }
@@ -71,6 +73,17 @@ _FAMILIES = {
 for _prefix in ("Llama", "Mistral", "Mixtral", "Qwen2"):
     for _suffix in ("Config", "Model", "ForCausalLM"):
         _LAZY[_prefix + _suffix] = "models.llama"
+# encoder-decoder families: T5 (+ mT5, UMT5) in one file, BART (+ mBART, Marian, Pegasus, M2M100/NLLB) in another
+for _name in ("T5Config", "MT5Config", "UMT5Config", "T5Model", "T5ForConditionalGeneration", "T5EncoderModel",
+              "MT5Model", "MT5ForConditionalGeneration", "MT5EncoderModel", "UMT5Model", "UMT5ForConditionalGeneration",
+              "UMT5EncoderModel"):
+    _LAZY[_name] = "models.t5"
+for _name in ("BartConfig", "MBartConfig", "MarianConfig", "PegasusConfig", "M2M100Config",
+              "BartModel", "BartForConditionalGeneration", "BartForSequenceClassification",
+              "MBartModel", "MBartForConditionalGeneration", "MBartForSequenceClassification",
+              "MarianModel", "MarianMTModel", "PegasusModel", "PegasusForConditionalGeneration",
+              "M2M100Model", "M2M100ForConditionalGeneration"):
+    _LAZY[_name] = "models.bart"
 _LAZY["AlbertForPreTraining"] = "models.albert"
 _LAZY["ElectraForPreTraining"] = "models.electra"
 for _module, _prefixes in _FAMILIES.items():

@@ -121,6 +121,115 @@ class KVCache:
         return f"KVCache(layers={self.num_layers}, length={self.length})"
 
 
+class EncoderDecoderCache:
+    """The cache of an encoder-decoder model: the decoder's self-attention keys/values, which grow by
+    one token per step, and the cross-attention keys/values, computed once from the encoder's output.
+
+    Cross-attention projects the same encoder states at every step, so each decoder layer computes them
+    on its first call and reads them back afterwards (``is_filled(layer)``). ``get_seq_length`` counts
+    decoder tokens only: it gives the next token's position.
+
+        out = model(input_ids, decoder_input_ids=start, use_cache=True)   # encoder + first decoder step
+        out = model(encoder_outputs=..., decoder_input_ids=next_ids, past_key_values=out.past_key_values)
+    """
+
+    def __init__(self, self_attention_cache: KVCache, cross_attention_cache: KVCache):
+        self.self_attention_cache = self_attention_cache
+        self.cross_attention_cache = cross_attention_cache
+
+    @classmethod
+    def empty(cls, num_layers: int, capacity: int | None = None) -> "EncoderDecoderCache":
+        return cls(KVCache(num_layers, capacity), KVCache(num_layers))
+
+    # -- the interface decoder layers use ---------------------------------------------------------
+
+    def get_seq_length(self, layer_idx: int = 0) -> int:
+        return self.self_attention_cache.length
+
+    def update(self, key: torch.Tensor, value: torch.Tensor, layer_idx: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Self-attention: append this step's keys/values, return all of them (as ``KVCache.update``)."""
+        return self.self_attention_cache.update(key, value, layer_idx)
+
+    def is_filled(self, layer_idx: int) -> bool:
+        """Has layer ``layer_idx`` stored its cross-attention keys/values yet?"""
+        return self.cross_attention_cache.keys[layer_idx] is not None
+
+    def set_cross(self, key: torch.Tensor, value: torch.Tensor, layer_idx: int) -> None:
+        """Store the cross-attention keys/values (batch, heads, source_len, head_dim) of one layer."""
+        self.cross_attention_cache.keys[layer_idx] = key
+        self.cross_attention_cache.values[layer_idx] = value
+        self.cross_attention_cache.length = key.shape[2]
+
+    def cross(self, layer_idx: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.cross_attention_cache.keys[layer_idx], self.cross_attention_cache.values[layer_idx]
+
+    def advance(self, new_tokens: int) -> None:
+        self.self_attention_cache.advance(new_tokens)
+
+    # -- what generation needs --------------------------------------------------------------------
+
+    def reorder(self, batch_indices: torch.Tensor) -> None:
+        """Beam search: reorder the decoder's rows. Beam search only moves rows among the beams of one
+        input, whose cross-attention keys/values are identical, so those stay where they are."""
+        self.self_attention_cache.reorder(batch_indices)
+
+    reorder_cache = reorder
+
+    def repeat_interleave(self, repeats: int) -> None:
+        self.self_attention_cache.repeat_interleave(repeats)
+        self.cross_attention_cache.repeat_interleave(repeats)
+
+    def crop(self, length: int) -> None:
+        self.self_attention_cache.crop(length)
+
+    # -- tuple-like access: (self key, self value, cross key, cross value) per layer, as the reference's
+    #    legacy format --------------------------------------------------------------------------------
+
+    @property
+    def num_layers(self) -> int:
+        return self.self_attention_cache.num_layers
+
+    def __len__(self) -> int:
+        return self.num_layers
+
+    def __getitem__(self, layer_idx: int) -> tuple[torch.Tensor, ...]:
+        return (*self.self_attention_cache[layer_idx], *self.cross(layer_idx))
+
+    def __iter__(self):
+        for i in range(self.num_layers):
+            yield self[i]
+
+    def to_legacy_cache(self) -> tuple[tuple[torch.Tensor, ...], ...]:
+        return tuple(self)
+
+    @classmethod
+    def from_legacy_cache(cls, past: tuple | list) -> "EncoderDecoderCache":
+        cache = cls(KVCache.from_legacy_cache([layer[:2] for layer in past]), KVCache(len(past)))
+        for i, layer in enumerate(past):
+            if len(layer) == 4:
+                cache.set_cross(layer[2], layer[3], i)
+        return cache
+
+    def __repr__(self) -> str:
+        return (f"EncoderDecoderCache(layers={self.num_layers}, decoder_length={self.get_seq_length()}, "
+                f"source_length={self.cross_attention_cache.length})")
+
+
+def as_encoder_decoder_cache(past_key_values, num_layers: int, use_cache: bool) -> EncoderDecoderCache | None:
+    """Normalise ``past_key_values`` (None, an EncoderDecoderCache, or legacy 4-tuples) for a decoder pass."""
+    if past_key_values is None:
+        return EncoderDecoderCache.empty(num_layers) if use_cache else None
+    if isinstance(past_key_values, EncoderDecoderCache):
+        return past_key_values
+    if isinstance(past_key_values, (tuple, list)):
+        return EncoderDecoderCache.from_legacy_cache(past_key_values)
+    raise TypeError(
+        f"past_key_values of an encoder-decoder model must be an EncoderDecoderCache (as returned by a previous "
+        f"call with use_cache=True) or a tuple of (self key, self value, cross key, cross value) per layer, "
+        f"got {type(past_key_values).__name__}."
+    )
+
+
 def as_cache(past_key_values, num_layers: int, use_cache: bool) -> KVCache | None:
     """Normalise ``past_key_values`` (None, a KVCache, or legacy tuples) for a model's forward pass."""
     if past_key_values is None:

@@ -1,4 +1,4 @@
-"""Text generation: ``model.generate(...)`` for decoder-only language models.
+"""Text generation: ``model.generate(...)`` for decoder-only and encoder-decoder language models.
 
     ids = tokenizer("Once upon a time", return_tensors="pt")
     out = model.generate(**ids, max_new_tokens=20)                                   # greedy
@@ -18,6 +18,17 @@ The choices, their order and their defaults follow the reference implementation,
 model and settings produce the same tokens. Decoding writes into preallocated buffers (token ids,
 attention mask, KV cache) and runs under ``torch.inference_mode``: nothing grows per step.
 
+Encoder-decoder models (T5, BART, Marian, ...) decode the same way. The difference is what the loop
+starts from: the encoder reads ``input_ids`` once, and the decoder's "prompt" is the
+``decoder_start_token_id`` alone. Each decoder step attends to its own previous tokens (the cache's
+self-attention part) and to the encoder's states (cross-attention keys/values, computed at the first
+step and kept in the cache):
+
+    input_ids (batch, src) -> encoder, once -> encoder states (batch, src, hidden)
+    decoder ids (batch, 1) = [decoder_start_token_id]
+      -> decoder step (self-attention over its tokens, cross-attention over the encoder states)
+      -> next-token logits -> processors -> choose -> append, repeat
+
 Settings come from a ``GenerationConfig``: the model's own (``model.generation_config``, read from
 ``generation_config.json`` next to the weights) updated by the keyword arguments of ``generate``.
 """
@@ -35,7 +46,7 @@ import torch
 import torch.nn.functional as F
 
 from . import hub
-from .modeling import ModelOutput
+from .modeling import BaseModelOutput, ModelOutput
 
 GENERATION_CONFIG_NAME = "generation_config.json"
 
@@ -87,6 +98,9 @@ class GenerationConfig:
         pad_token_id=None,
         bos_token_id=None,
         eos_token_id=None,
+        decoder_start_token_id=None,  # encoder-decoders: the decoder's first token
+        forced_bos_token_id=None,  # force this token first (mBART-50/NLLB: the target language's code)
+        forced_eos_token_id=None,  # force this token last, when max_length is reached (BART)
     )
 
     def __init__(self, **kwargs: Any):
@@ -415,6 +429,32 @@ class MinNewTokensLengthLogitsProcessor(LogitsProcessor):
         return scores
 
 
+class ForcedBOSTokenLogitsProcessor(LogitsProcessor):
+    """The first generated token (after a one-token prompt, e.g. the decoder start) must be ``bos_token_id``."""
+
+    def __init__(self, bos_token_id: int):
+        self.bos_token_id = bos_token_id
+
+    def __call__(self, input_ids, scores):
+        if input_ids.shape[-1] == 1:
+            scores = torch.full_like(scores, -float("inf"))
+            scores[:, self.bos_token_id] = 0
+        return scores
+
+
+class ForcedEOSTokenLogitsProcessor(LogitsProcessor):
+    """The token that reaches ``max_length`` must be an eos: a sequence cut by the limit still ends properly."""
+
+    def __init__(self, max_length: int, eos_token_id: int | list[int]):
+        self.max_length, self.eos = max_length, _as_id_list(eos_token_id)
+
+    def __call__(self, input_ids, scores):
+        if input_ids.shape[-1] == self.max_length - 1:
+            scores = torch.full_like(scores, -float("inf"))
+            scores[:, self.eos] = 0
+        return scores
+
+
 class LogitNormalization(LogitsProcessor):
     """log_softmax, so that scores are log-probabilities again after the other processors."""
 
@@ -620,6 +660,21 @@ class GenerateBeamDecoderOnlyOutput(ModelOutput):
               "hidden_states", "past_key_values")
 
 
+class GenerateEncoderDecoderOutput(ModelOutput):
+    """Greedy search and sampling with an encoder-decoder: the decoder's ``sequences`` (starting with the
+    decoder start token) and, when asked for, the encoder's attentions/hidden states (once) and the
+    decoder's self- and cross-attentions/hidden states (one entry per step)."""
+
+    fields = ("sequences", "scores", "logits", "encoder_attentions", "encoder_hidden_states", "decoder_attentions",
+              "cross_attentions", "decoder_hidden_states", "past_key_values")
+
+
+class GenerateBeamEncoderDecoderOutput(ModelOutput):
+    fields = ("sequences", "sequences_scores", "scores", "logits", "beam_indices", "encoder_attentions",
+              "encoder_hidden_states", "decoder_attentions", "cross_attentions", "decoder_hidden_states",
+              "past_key_values")
+
+
 GreedySearchDecoderOnlyOutput = SampleDecoderOnlyOutput = GenerateDecoderOnlyOutput
 BeamSearchDecoderOnlyOutput = GenerateBeamDecoderOnlyOutput
 
@@ -630,11 +685,13 @@ BeamSearchDecoderOnlyOutput = GenerateBeamDecoderOnlyOutput
 
 
 class GenerationMixin:
-    """``generate`` for causal language models (mixed into LlamaForCausalLM, GPT2LMHeadModel, ...).
+    """``generate`` for language models (mixed into LlamaForCausalLM, GPT2LMHeadModel, T5ForConditionalGeneration...).
 
-    The model provides ``forward(input_ids, attention_mask, position_ids, past_key_values, use_cache,
-    logits_to_keep)`` returning ``.logits`` and a ``KVCache`` in ``.past_key_values``, and
-    ``context_window()``.
+    A decoder-only model provides ``forward(input_ids, attention_mask, position_ids, past_key_values,
+    use_cache, logits_to_keep)`` returning ``.logits`` and a ``KVCache`` in ``.past_key_values``, and
+    ``context_window()``. An encoder-decoder (``config.is_encoder_decoder``) provides ``get_encoder()`` and
+    ``forward(encoder_outputs, attention_mask, decoder_input_ids, past_key_values, use_cache)`` with an
+    ``EncoderDecoderCache``, and ``config.num_decoder_layers``.
     """
 
     # -- the generation config travels with the model ---------------------------------------------
@@ -707,16 +764,29 @@ class GenerationMixin:
         input_ids = model_kwargs.pop("input_ids", None) if inputs is None else inputs
         attention_mask = model_kwargs.pop("attention_mask", None)
         model_kwargs.pop("token_type_ids", None)
+        encoder_decoder = bool(getattr(self.config, "is_encoder_decoder", False))
+        if encoder_decoder:
+            decoder_input_ids = model_kwargs.pop("decoder_input_ids", None)
+            encoder_outputs = model_kwargs.pop("encoder_outputs", None)
         if model_kwargs:
             raise TypeError(f"generate() got unknown arguments {sorted(model_kwargs)}; they are neither generation "
                             "settings nor model inputs.")
         config.validate()
-        input_ids, attention_mask = self._check_generation_inputs(input_ids, attention_mask, config)
-        batch, prompt_len = input_ids.shape
-        max_length = self._resolve_max_length(config, prompt_len)
+        encoder_state = None
+        if encoder_decoder:
+            # The encoder runs once; from here on the decoder's tokens are the "prompt" the loops extend.
+            input_ids, attention_mask = self._check_generation_inputs(input_ids, attention_mask, config, encoder_decoder=True)
+            rows = config.num_beams if config.num_beams > 1 else (config.num_return_sequences if config.do_sample else 1)
+            encoder_state = self._run_encoder(input_ids, attention_mask, encoder_outputs, config, rows)
+            input_ids, attention_mask = self._decoder_prompt(decoder_input_ids, input_ids.shape[0], config), None
+        else:
+            input_ids, attention_mask = self._check_generation_inputs(input_ids, attention_mask, config)
+        step = self._decoder_step(encoder_state)
         eos = _as_id_list(config.eos_token_id)
         if config.pad_token_id is None and eos:
             config.pad_token_id = eos[0]  # single prompt: rows that finish are never padded, any id will do
+        batch, prompt_len = input_ids.shape
+        max_length = self._resolve_max_length(config, prompt_len)
 
         if config.stop_strings is not None:
             criteria_tokens = StopStringCriteria(tokenizer, config.stop_strings)
@@ -736,16 +806,72 @@ class GenerationMixin:
 
         if config.num_beams > 1:
             return self._beam_search(input_ids, attention_mask if padded else None, config, max_length,
-                                     processors, criteria, eos)
+                                     processors, criteria, eos, step, encoder_state)
         return self._greedy_or_sample(input_ids, attention_mask if padded else None, config, max_length,
-                                      processors, criteria, eos, streamer)
+                                      processors, criteria, eos, streamer, step, encoder_state)
+
+    # -- encoder-decoders: the encoder pass and the decoder's start ---------------------------------
+
+    def _run_encoder(self, input_ids, attention_mask, encoder_outputs, config: GenerationConfig, rows: int) -> dict:
+        """Encode the source once; repeat its states ``rows`` times (beams or samples per input)."""
+        if encoder_outputs is None:
+            encoder_outputs = self.get_encoder()(
+                input_ids=input_ids, attention_mask=attention_mask, return_dict=True,
+                output_attentions=config.output_attentions, output_hidden_states=config.output_hidden_states)
+        states = encoder_outputs[0]  # (batch, src, hidden)
+        if rows > 1:
+            states = states.repeat_interleave(rows, dim=0)  # (batch * rows, src, hidden)
+            attention_mask = attention_mask.repeat_interleave(rows, dim=0) if attention_mask is not None else None
+        return {"outputs": BaseModelOutput(last_hidden_state=states), "attention_mask": attention_mask,
+                "attentions": encoder_outputs.get("attentions") if isinstance(encoder_outputs, dict) else None,
+                "hidden_states": encoder_outputs.get("hidden_states") if isinstance(encoder_outputs, dict) else None}
+
+    def _decoder_prompt(self, decoder_input_ids, batch: int, config: GenerationConfig) -> torch.Tensor:
+        """(batch, n) decoder ids to start from: the start token, followed by ``decoder_input_ids`` if given."""
+        start = config.decoder_start_token_id
+        if start is None:
+            start = getattr(self.config, "decoder_start_token_id", None)
+        if start is None:
+            start = config.bos_token_id
+        if start is None:
+            raise ValueError(f"{type(self).__name__}.generate needs the decoder's first token: set "
+                             "decoder_start_token_id in the generation config (or pass decoder_input_ids).")
+        device = self.device
+        start_ids = torch.full((batch, 1), start, dtype=torch.long, device=device)
+        if decoder_input_ids is None:
+            return start_ids
+        decoder_input_ids = torch.as_tensor(decoder_input_ids, device=device)
+        if decoder_input_ids.dim() == 1:
+            decoder_input_ids = decoder_input_ids[None, :].expand(batch, -1)
+        if decoder_input_ids.shape[0] != batch:
+            raise ValueError(f"decoder_input_ids has {decoder_input_ids.shape[0]} rows for {batch} inputs.")
+        if decoder_input_ids.shape[1] and bool((decoder_input_ids[:, 0] == start).all()):
+            return decoder_input_ids
+        return torch.cat([start_ids, decoder_input_ids], dim=-1)  # as the reference: the start token goes first
+
+    def _decoder_step(self, encoder_state: dict | None):
+        """The model call of one decoding step: (ids, mask, positions, cache, **outputs) -> model output."""
+        if encoder_state is None:
+            def step(ids, mask, positions, cache, **extra):
+                return self(ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
+                            use_cache=cache is not None, logits_to_keep=1, **extra)
+        else:
+            encoder_outputs, encoder_mask = encoder_state["outputs"], encoder_state["attention_mask"]
+
+            def step(ids, mask, positions, cache, **extra):
+                # the decoder's own positions come from the cache (or count from 0 without one)
+                return self(encoder_outputs=encoder_outputs, attention_mask=encoder_mask, decoder_input_ids=ids,
+                            past_key_values=cache, use_cache=cache is not None, **extra)
+        return step
 
     # -- input checks -----------------------------------------------------------------------------
 
-    def _check_generation_inputs(self, input_ids, attention_mask, config: GenerationConfig):
+    def _check_generation_inputs(self, input_ids, attention_mask, config: GenerationConfig, encoder_decoder: bool = False):
+        """Validate the prompt (decoder-only) or the source (encoder-decoder) ids and mask."""
         name = type(self).__name__
         if input_ids is None:
-            raise ValueError(f"{name}.generate needs a prompt: pass input_ids (e.g. **tokenizer(text, return_tensors='pt')).")
+            what = "the source text's ids" if encoder_decoder else "a prompt"
+            raise ValueError(f"{name}.generate needs {what}: pass input_ids (e.g. **tokenizer(text, return_tensors='pt')).")
         if not isinstance(input_ids, torch.Tensor):
             raise TypeError(f"generate takes input_ids as a torch.Tensor, got {type(input_ids).__name__}; "
                             "call the tokenizer with return_tensors='pt'.")
@@ -767,6 +893,10 @@ class GenerationMixin:
                 raise ValueError(f"attention_mask has shape {tuple(attention_mask.shape)} but input_ids has "
                                  f"{tuple(input_ids.shape)}; pass the mask the tokenizer returned with the ids.")
             attention_mask = attention_mask.to(input_ids.device)
+        if encoder_decoder:  # right padding is what an encoder expects, and it has no context window here
+            if attention_mask is not None and not bool(attention_mask.any(dim=-1).all()):
+                raise ValueError("A row of the batch is all padding (an empty input); give every row at least one token.")
+            return input_ids, attention_mask
         if batch > 1 and pad is None:
             raise ValueError(
                 f"Generating for a batch of {batch} prompts needs a pad token id (to pad prompts and rows that "
@@ -829,6 +959,10 @@ class GenerationMixin:
             processors.append(MinLengthLogitsProcessor(config.min_length, eos))
         if config.min_new_tokens and eos:
             processors.append(MinNewTokensLengthLogitsProcessor(prompt_len, config.min_new_tokens, eos))
+        if config.forced_bos_token_id is not None:
+            processors.append(ForcedBOSTokenLogitsProcessor(config.forced_bos_token_id))
+        if config.forced_eos_token_id is not None:
+            processors.append(ForcedEOSTokenLogitsProcessor(config.max_length, config.forced_eos_token_id))
         if extra:
             processors.extend(extra)
         if config.do_sample:
@@ -848,13 +982,16 @@ class GenerationMixin:
         return processors
 
     def _new_cache(self, capacity: int):
-        from .cache import KVCache
+        from .cache import EncoderDecoderCache, KVCache
 
+        if getattr(self.config, "is_encoder_decoder", False):
+            return EncoderDecoderCache.empty(self.config.num_decoder_layers, capacity=capacity)
         return KVCache(self.config.num_hidden_layers, capacity=capacity)
 
     # -- greedy search and sampling ---------------------------------------------------------------
 
-    def _greedy_or_sample(self, input_ids, attention_mask, config, max_length, processors, criteria, eos, streamer):
+    def _greedy_or_sample(self, input_ids, attention_mask, config, max_length, processors, criteria, eos, streamer,
+                          step, encoder_state):
         rows = config.num_return_sequences if config.do_sample else 1
         if rows > 1:
             input_ids = input_ids.repeat_interleave(rows, dim=0)
@@ -882,7 +1019,10 @@ class GenerationMixin:
         scores = () if want_dict and config.output_scores else None
         raw_logits = () if want_dict and config.output_logits else None
         attentions = () if want_dict and config.output_attentions else None
+        cross_attentions = () if want_dict and config.output_attentions and encoder_state is not None else None
         hidden_states = () if want_dict and config.output_hidden_states else None
+        # the decoder's outputs are called attentions/hidden_states in a decoder-only model
+        prefix = "decoder_" if encoder_state is not None else ""
         extra = {}
         if config.output_attentions:
             extra["output_attentions"] = True
@@ -897,12 +1037,7 @@ class GenerationMixin:
             streamer.put(input_ids.cpu())
 
         cur = prompt_len
-        if cache is not None:
-            out = self(input_ids, attention_mask=attention_mask, position_ids=positions, past_key_values=cache,
-                       use_cache=True, logits_to_keep=1, **extra)
-        else:
-            out = self(input_ids, attention_mask=attention_mask, position_ids=positions, use_cache=False,
-                       logits_to_keep=1, **extra)
+        out = step(input_ids, attention_mask, positions, cache, **extra)
         while True:
             logits = out.logits[:, -1, :].float()  # (batch, vocab)
             next_scores = processors(sequences[:, :cur], logits) if processors else logits
@@ -912,9 +1047,11 @@ class GenerationMixin:
                 if raw_logits is not None:
                     raw_logits += (logits,)
                 if attentions is not None:
-                    attentions += (out.attentions,)
+                    attentions += (out[prefix + "attentions"],)
+                if cross_attentions is not None:
+                    cross_attentions += (out.cross_attentions,)
                 if hidden_states is not None:
-                    hidden_states += (out.hidden_states,)
+                    hidden_states += (out[prefix + "hidden_states"],)
             if do_sample:
                 probs = torch.softmax(next_scores, dim=-1)
                 next_tokens = torch.multinomial(probs, num_samples=1).squeeze(1)
@@ -934,20 +1071,24 @@ class GenerationMixin:
             if cur >= max_length or ((eos_tensor is not None or criteria) and not bool(unfinished.any())):
                 break
             if cache is not None:
-                out = self(sequences[:, cur - 1: cur], attention_mask=mask[:, :cur] if mask is not None else None,
-                           position_ids=next_position, past_key_values=cache, use_cache=True, **extra)
+                out = step(sequences[:, cur - 1: cur], mask[:, :cur] if mask is not None else None, next_position,
+                           cache, **extra)
                 next_position = next_position + 1
-            else:
+            else:  # no cache: run the whole sequence so far again
                 full_mask = mask[:, :cur] if mask is not None else None
-                pos = _positions(full_mask, cur, device)
-                out = self(sequences[:, :cur], attention_mask=full_mask, position_ids=pos, use_cache=False,
-                           logits_to_keep=1, **extra)
+                out = step(sequences[:, :cur], full_mask, _positions(full_mask, cur, device), None, **extra)
         if streamer is not None:
             streamer.end()
 
         sequences = sequences[:, :cur]
         if not want_dict:
             return sequences
+        if encoder_state is not None:
+            return GenerateEncoderDecoderOutput(
+                sequences=sequences, scores=scores, logits=raw_logits, encoder_attentions=encoder_state["attentions"],
+                encoder_hidden_states=encoder_state["hidden_states"], decoder_attentions=attentions,
+                cross_attentions=cross_attentions, decoder_hidden_states=hidden_states, past_key_values=cache,
+            )
         return GenerateDecoderOnlyOutput(
             sequences=sequences, scores=scores, logits=raw_logits, attentions=attentions,
             hidden_states=hidden_states, past_key_values=cache,
@@ -955,7 +1096,7 @@ class GenerationMixin:
 
     # -- beam search ------------------------------------------------------------------------------
 
-    def _beam_search(self, input_ids, attention_mask, config, max_length, processors, criteria, eos):
+    def _beam_search(self, input_ids, attention_mask, config, max_length, processors, criteria, eos, step, encoder_state):
         """Vectorised beam search, step for step the reference's algorithm (same candidates, same ties).
 
         Every step each of the ``num_beams`` running beams proposes its continuations; the best
@@ -1006,8 +1147,7 @@ class GenerationMixin:
             positions = torch.arange(prompt_len, device=device)[None, :]
             next_position = torch.full((1, 1), prompt_len, dtype=torch.long, device=device)
         cache = self._new_cache(max_length)
-        out = self(flat_ids, attention_mask=flat_mask, position_ids=positions, past_key_values=cache,
-                   use_cache=True, logits_to_keep=1)
+        out = step(flat_ids, flat_mask, positions, cache)
         cur = prompt_len
         flat_running = flat_ids
         while True:
@@ -1077,8 +1217,7 @@ class GenerationMixin:
 
             cache.reorder(reorder)
             flat_running = running_sequences[:, :, :cur].reshape(batch * num_beams, cur)
-            out = self(flat_running[:, -1:], attention_mask=mask[:, :cur] if mask is not None else None,
-                       position_ids=next_position, past_key_values=cache, use_cache=True)
+            out = step(flat_running[:, -1:], mask[:, :cur] if mask is not None else None, next_position, cache)
             next_position = next_position + 1
 
         sequences = sequences[:, : config.num_return_sequences].reshape(batch * config.num_return_sequences, -1)
@@ -1089,6 +1228,13 @@ class GenerationMixin:
         beam_indices = beam_indices[:, :generated]
         if not want_dict:
             return sequences
+        if encoder_state is not None:
+            return GenerateBeamEncoderDecoderOutput(
+                sequences=sequences, sequences_scores=beam_scores if config.output_scores else None,
+                scores=all_scores, logits=raw_logits, beam_indices=beam_indices,
+                encoder_attentions=encoder_state["attentions"], encoder_hidden_states=encoder_state["hidden_states"],
+                past_key_values=cache,
+            )
         return GenerateBeamDecoderOnlyOutput(
             sequences=sequences, sequences_scores=beam_scores if config.output_scores else None,
             scores=all_scores, logits=raw_logits, beam_indices=beam_indices, past_key_values=cache,

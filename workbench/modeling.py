@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from . import hub, layers
@@ -125,6 +126,30 @@ class CausalLMOutputWithPast(BaseModelOutputWithPast):
     fields = ("loss", "logits", "past_key_values", "hidden_states", "attentions")
 
 
+
+class BaseModelOutputWithPastAndCrossAttentions(ModelOutput):
+    """An encoder-decoder's decoder on its own (``model.get_decoder()(...)``): a decoder's outputs plus the
+    cross-attentions over the encoder's states."""
+
+    fields = ("last_hidden_state", "past_key_values", "hidden_states", "attentions", "cross_attentions")
+
+
+class Seq2SeqModelOutput(ModelOutput):
+    """An encoder-decoder's outputs: the decoder's (``last_hidden_state``, self- and cross-attentions,
+    the cache) followed by the encoder's."""
+
+    fields = ("last_hidden_state", "past_key_values", "decoder_hidden_states", "decoder_attentions",
+              "cross_attentions", "encoder_last_hidden_state", "encoder_hidden_states", "encoder_attentions")
+
+
+class Seq2SeqLMOutput(ModelOutput):
+    fields = ("loss", "logits", "past_key_values", "decoder_hidden_states", "decoder_attentions",
+              "cross_attentions", "encoder_last_hidden_state", "encoder_hidden_states", "encoder_attentions")
+
+
+class Seq2SeqSequenceClassifierOutput(Seq2SeqLMOutput):
+    pass
+
 # ------------------------------------------------------------------------------------------------
 # Losses and input checks shared by every family's task heads
 # ------------------------------------------------------------------------------------------------
@@ -162,6 +187,29 @@ def span_loss(start_logits, end_logits, start_positions, end_positions) -> torch
     start = nn.functional.cross_entropy(start_logits, start_positions, ignore_index=seq_len)
     end = nn.functional.cross_entropy(end_logits, end_positions, ignore_index=seq_len)
     return (start + end) / 2
+
+
+def shift_tokens_right(labels: torch.Tensor, pad_token_id: int | None, decoder_start_token_id: int | None) -> torch.Tensor:
+    """Teacher forcing for encoder-decoders: the decoder reads the target shifted one step right.
+
+    labels (batch, tgt) -> decoder_input_ids (batch, tgt): [start, y0, y1, ..., y_{n-2}], with the
+    loss's ignore value -100 replaced by the pad id (the decoder cannot embed -100).
+    """
+    if decoder_start_token_id is None:
+        raise ValueError("The config has no decoder_start_token_id, which the decoder needs to read the labels "
+                         "(set config.decoder_start_token_id, usually the pad or eos id).")
+    if pad_token_id is None:
+        raise ValueError("The config has no pad_token_id, needed to replace -100 in the labels.")
+    shifted = labels.new_full(labels.shape, decoder_start_token_id)
+    shifted[:, 1:] = labels[:, :-1]
+    return shifted.masked_fill(shifted == -100, pad_token_id)
+
+
+def seq2seq_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of the decoder's logits (batch, tgt, vocab) against labels (batch, tgt); -100 ignored.
+    Unlike a causal LM there is no shift here: the decoder's inputs were already shifted right."""
+    vocab = logits.shape[-1]
+    return F.cross_entropy(logits.float().reshape(-1, vocab), labels.to(logits.device).reshape(-1), ignore_index=-100)
 
 
 def check_inputs(input_ids, inputs_embeds, max_positions: int | None, model_name: str) -> tuple[int, int]:

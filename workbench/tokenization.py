@@ -639,6 +639,32 @@ class PreTrainedTokenizerFast:
 
     def __call__(
         self,
+        text: str | list[str] | list[tuple[str, str]] | list[list[str]] | None = None,
+        text_pair: str | list[str] | list[list[str]] | None = None,
+        *,
+        text_target: str | list[str] | None = None,
+        text_pair_target: str | list[str] | None = None,
+        **kwargs: Any,
+    ) -> BatchEncoding:
+        """Tokenize inputs, and with ``text_target`` the targets of a sequence-to-sequence task too.
+
+        ``tokenizer(sources, text_target=targets, max_length=128, truncation=True)`` encodes both with the
+        same settings and returns the sources' encoding with the targets' ids under ``"labels"``; with
+        ``text_target`` alone it returns the targets' encoding. The other arguments are ``encode_inputs``'s.
+        """
+        if text is None and text_target is None:
+            raise ValueError("Nothing to tokenize: pass text (the inputs) and/or text_target (the targets).")
+        inputs = self.encode_inputs(text, text_pair, **kwargs) if text is not None else None
+        if text_target is None:
+            return inputs
+        targets = self.encode_inputs(text_target, text_pair_target, **kwargs)
+        if inputs is None:
+            return targets
+        inputs["labels"] = targets["input_ids"]
+        return inputs
+
+    def encode_inputs(
+        self,
         text: str | list[str] | list[tuple[str, str]] | list[list[str]],
         text_pair: str | list[str] | list[list[str]] | None = None,
         *,

@@ -154,9 +154,7 @@ def parse_model_args(values: list[str] | None) -> dict[str, str]:
 
 def _missing_message(tab: Tab) -> str:
     example = {"text-generation": "./my-gpt2", "summarization": "./my-t5"}.get(tab.key, "./my-checkpoint")
-    extra = (" (seq2seq families such as T5/BART are not implemented in workbench yet)"
-             if tab.key == "summarization" else "")
-    return (f"**No model for the {tab.key} tab on this machine.**{extra} Start the demo with a local "
+    return (f"**No model for the {tab.key} tab on this machine.** Start the demo with a local "
             f"checkpoint folder (config.json + weights + tokenizer files): `workbench demo --model {tab.key}="
             f"{example}`, or put a Hub checkpoint in the local cache while online with `workbench fetch ORG/NAME` "
             f"and pass `--model {tab.key}=ORG/NAME`.")

@@ -15,8 +15,8 @@ from .. import hub
 from ..configuration import PretrainedConfig, load_config_dict
 
 # Task names used by the Auto classes below, in the order the model picker lists them.
-TASKS = ("base", "masked-lm", "causal-lm", "sequence-classification", "token-classification", "question-answering",
-         "multiple-choice")
+TASKS = ("base", "masked-lm", "causal-lm", "seq2seq-lm", "sequence-classification", "token-classification",
+         "question-answering", "multiple-choice")
 
 
 def _heads(prefix: str) -> dict[str, str]:
@@ -28,6 +28,13 @@ def _heads(prefix: str) -> dict[str, str]:
         "question-answering": f"{prefix}ForQuestionAnswering",
         "multiple-choice": f"{prefix}ForMultipleChoice",
     }
+
+
+def _seq2seq(prefix: str, classifier: bool = False) -> dict[str, str]:
+    heads = {"base": f"{prefix}Model", "seq2seq-lm": f"{prefix}ForConditionalGeneration"}
+    if classifier:
+        heads["sequence-classification"] = f"{prefix}ForSequenceClassification"
+    return heads
 
 
 # model_type -> (module in workbench.models, config class, task -> model class).
@@ -46,6 +53,15 @@ MODEL_TYPES: dict[str, tuple[str, str, dict[str, str]]] = {
     "mistral": ("llama", "MistralConfig", {"base": "LlamaModel", "causal-lm": "LlamaForCausalLM"}),
     "mixtral": ("llama", "MixtralConfig", {"base": "LlamaModel", "causal-lm": "LlamaForCausalLM"}),
     "qwen2": ("llama", "Qwen2Config", {"base": "LlamaModel", "causal-lm": "LlamaForCausalLM"}),
+    # encoder-decoders: T5 and its variants in one file, the BART family in another
+    "t5": ("t5", "T5Config", _seq2seq("T5")),
+    "mt5": ("t5", "MT5Config", _seq2seq("T5")),
+    "umt5": ("t5", "UMT5Config", _seq2seq("T5")),
+    "bart": ("bart", "BartConfig", _seq2seq("Bart", classifier=True)),
+    "mbart": ("bart", "MBartConfig", _seq2seq("Bart", classifier=True)),
+    "marian": ("bart", "MarianConfig", _seq2seq("Bart")),
+    "pegasus": ("bart", "PegasusConfig", _seq2seq("Bart")),
+    "m2m_100": ("bart", "M2M100Config", _seq2seq("Bart")),
 }
 
 
@@ -155,6 +171,10 @@ class AutoModelForMaskedLM(_AutoModel):
 
 class AutoModelForCausalLM(_AutoModel):
     task = "causal-lm"
+
+
+class AutoModelForSeq2SeqLM(_AutoModel):
+    task = "seq2seq-lm"
 
 
 class AutoModelForSequenceClassification(_AutoModel):

@@ -115,13 +115,23 @@ class TranslationPipeline(Text2TextGenerationPipeline):
         pre, fwd, post = super()._sanitize_parameters(**kwargs)
         src_lang = src_lang or getattr(self, "src_lang", None)
         tgt_lang = tgt_lang or getattr(self, "tgt_lang", None)
-        if tgt_lang is not None and self.tokenizer is not None:
-            vocab = self.tokenizer.get_vocab()
-            if tgt_lang in vocab and "forced_bos_token_id" not in fwd:  # mBART / NLLB / M2M language codes
-                fwd["forced_bos_token_id"] = vocab[tgt_lang]
+        if tgt_lang is not None and self.tokenizer is not None and "forced_bos_token_id" not in fwd:
+            code_id = self._language_code_id(tgt_lang)
+            if code_id is not None:
+                fwd["forced_bos_token_id"] = code_id
         if src_lang is not None:
             pre["src_lang"] = src_lang
         return pre, fwd, post
+
+    def _language_code_id(self, language: str) -> int | None:
+        """The id of ``language``'s code token in a multilingual tokenizer (mBART "de_DE", NLLB "deu_Latn",
+        M2M100 "__de__"), or None. Codes are added tokens; an ordinary vocabulary piece that happens to read
+        "de" (T5's SentencePiece has one) is not a language code."""
+        added = {token.content: token_id for token_id, token in self.tokenizer.added_tokens_decoder.items()}
+        for candidate in (language, f"__{language}__"):
+            if candidate in added:
+                return added[candidate]
+        return None
 
     def preprocess(self, text: str, truncation: Any = None, src_lang: str | None = None, **_: Any) -> list[dict]:
         tok = self.tokenizer
