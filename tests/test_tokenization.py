@@ -3,7 +3,8 @@
 Each kind of source is loaded by both libraries from the same files: a tokenizer.json (MiniLM, by its Hub
 id), and raw files only (BERT vocab.txt, GPT-2 vocab.json + merges.txt, a RoBERTa vocabulary made from
 GPT-2's, T5 spiece.model, Mistral tokenizer.model). Ours reads the raw folder as it is; the reference
-needs a tokenizer_config.json that names its class, so it reads a copy that has one.
+needs a tokenizer_config.json that names its class, so it reads a copy that has one. ByT5, which has no
+vocabulary file, has its own tests at the end.
 """
 
 import json
@@ -519,3 +520,177 @@ def test_named_chat_templates_round_trip(chat_tokenizers, tmp_path):
     for reloaded in (AutoTokenizer.from_pretrained(tmp_path), transformers.AutoTokenizer.from_pretrained(tmp_path)):
         assert reloaded.apply_chat_template(CHAT[:1], chat_template="plain", tokenize=False) == CHAT[0]["content"]
         assert reloaded.apply_chat_template(CHAT, tokenize=False) == ours.apply_chat_template(CHAT, tokenize=False)
+
+
+# ---- ByT5: bytes, no vocabulary file --------------------------------------------------------------------
+# google/byt5-small and its siblings ship no tokenizer.json and no vocabulary: only the files written below,
+# with the class named in config.json. The reference's ByT5Tokenizer is a Python class; ours rebuilds it as a
+# backend, so the ids (not the token strings, see test_byt5_token_strings) are compared.
+
+BYT5_TEXTS = SENTENCES + [
+    "a<extra_id_0>b",
+    "fill <extra_id_0> the <extra_id_1> blanks <extra_id_124>",
+    "specials in text: a <pad> b </s> c <unk> d",
+    "control bytes \x00\x01\x7f\x80 and U+00AD \xad",
+    "<unk>",
+]
+SENTINELS = [f"<extra_id_{i}>" for i in range(125)]
+
+
+def _byt5_folder(folder: Path, layout: str) -> Path:
+    """A ByT5 checkpoint's tokenizer files as the Hub has them. ``layout``: ``"hub"`` names the class in
+    config.json only, ``"tokenizer_config"`` in tokenizer_config.json, ``"extra_ids=3"`` has three sentinels."""
+    folder.mkdir(parents=True)
+    extra_ids = 3 if layout == "extra_ids=3" else 125
+    specials = {"eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>",
+                "additional_special_tokens": SENTINELS[:extra_ids]}
+    config = {**specials, "extra_ids": extra_ids}
+    if layout != "hub":
+        config["tokenizer_class"] = "ByT5Tokenizer"
+    (folder / "tokenizer_config.json").write_text(json.dumps(config))
+    (folder / "special_tokens_map.json").write_text(json.dumps(specials))
+    model_config = {"model_type": "t5", "architectures": ["T5ForConditionalGeneration"], "vocab_size": 384}
+    if layout == "hub":
+        model_config["tokenizer_class"] = "ByT5Tokenizer"
+    (folder / "config.json").write_text(json.dumps(model_config))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def byt5(tmp_path_factory):
+    """(ours, reference), both loaded from a Hub-like ByT5 folder."""
+    folder = _byt5_folder(tmp_path_factory.mktemp("byt5") / "byt5-small", "hub")
+    return AutoTokenizer.from_pretrained(folder), transformers.AutoTokenizer.from_pretrained(folder)
+
+
+@pytest.mark.parametrize("layout", ["hub", "tokenizer_config", "extra_ids=3"])
+def test_byt5_loaded_like_the_reference(tmp_path, layout):
+    folder = _byt5_folder(tmp_path / "byt5", layout)
+    ours, theirs = AutoTokenizer.from_pretrained(folder), transformers.AutoTokenizer.from_pretrained(folder)
+    assert type(theirs).__name__ == "ByT5Tokenizer" and ours.tokenizer_class == "ByT5Tokenizer"
+    assert len(ours) == len(theirs) == 256 + 3 + (3 if layout == "extra_ids=3" else 125)
+    assert ours.vocab_size == theirs.vocab_size + 3  # ours counts <pad> </s> <unk> in the base vocabulary
+    assert ours.all_special_tokens == theirs.all_special_tokens
+    assert ours.all_special_ids == theirs.all_special_ids
+    assert ours.convert_tokens_to_ids(SENTINELS[:3]) == theirs.convert_tokens_to_ids(SENTINELS[:3]) == [259, 260, 261]
+    for name in ("bos_token", "eos_token", "unk_token", "pad_token"):
+        assert getattr(ours, name) == getattr(theirs, name), name
+        assert getattr(ours, name + "_id") == getattr(theirs, name + "_id"), name
+    assert ours.model_max_length == theirs.model_max_length
+    assert ours.padding_side == theirs.padding_side and ours.model_input_names == theirs.model_input_names
+    call_both(ours, theirs, BYT5_TEXTS[:5], padding=True)
+
+
+def test_byt5_ids_are_bytes_plus_three(byt5):
+    ours, theirs = byt5
+    for text in BYT5_TEXTS:
+        if "<" not in text:  # no special tokens written in the text
+            assert ours(text)["input_ids"] == [byte + 3 for byte in text.encode("utf-8")] + [ours.eos_token_id]
+        call_both(ours, theirs, text)
+        call_both(ours, theirs, text, add_special_tokens=False, return_special_tokens_mask=True)
+    call_both(ours, theirs, BYT5_TEXTS)
+    call_both(ours, theirs, BYT5_TEXTS, return_special_tokens_mask=True, return_token_type_ids=True, return_length=True)
+
+
+@pytest.mark.filterwarnings("ignore:`max_length` is ignored:UserWarning")
+@pytest.mark.parametrize("padding", [True, "max_length", False])
+def test_byt5_pairs_padding_truncation(byt5, padding):
+    ours, theirs = byt5
+    call_both(ours, theirs, *PAIRS[0], return_token_type_ids=True)
+    call_both(ours, theirs, FIRSTS, text_target=SECONDS, padding=True, return_tensors="pt")
+    # Pairs that "only_first" / "only_second" can cut to 40 bytes: the reference's Python tokenizer leaves a
+    # pair it cannot cut as it is (and logs an error); ours raises, as the reference's fast tokenizers do.
+    can_cut = {True: PAIRS, False: PAIRS, "only_first": PAIRS[2:], "only_second": PAIRS[:2]}
+    for truncation, pairs in can_cut.items():
+        for max_length in (16, 40) if truncation in (True, False) else (40,):
+            kwargs = dict(padding=padding, truncation=truncation, max_length=max_length)
+            call_both(ours, theirs, [a for a, _ in pairs], [b for _, b in pairs], **kwargs)
+            if truncation != "only_second":
+                call_both(ours, theirs, BYT5_TEXTS, **kwargs)
+    call_both(ours, theirs, BYT5_TEXTS, padding=padding, max_length=64, padding_side="left", pad_to_multiple_of=8)
+    features = [theirs(text) for text in BYT5_TEXTS[:4]]
+    assert_same(ours.pad(features, return_tensors="pt"), theirs.pad(features, return_tensors="pt"))
+
+
+def test_byt5_decode(byt5):
+    ours, theirs = byt5
+    batch = theirs(BYT5_TEXTS, padding=True)["input_ids"]
+    for skip in (False, True):
+        decoded = ours.batch_decode(torch.tensor(batch), skip_special_tokens=skip)
+        assert decoded == theirs.batch_decode(batch, skip_special_tokens=skip)
+    assert ours.decode(batch[0], skip_special_tokens=True) == BYT5_TEXTS[0]
+    h, i = ord("h") + 3, ord("i") + 3
+    broken = [
+        [h, 0xC3 + 3, i],  # the first byte of "é" alone
+        [0xE6 + 3, 0x97 + 3],  # two of the three bytes of "日"
+        [0xA9 + 3, h],  # a continuation byte with nothing before it
+        [0xFF + 3, 0xC0 + 3, i, 259, 0xF0 + 3, 0x9F + 3, 0xA4 + 3, 0x97 + 3, 1],  # never valid; 🤗 whole
+    ]
+    for ids in broken:
+        for skip in (False, True):
+            assert ours.decode(ids, skip_special_tokens=skip) == theirs.decode(ids, skip_special_tokens=skip), ids
+    assert ours.decode(broken[0]) == "hi"
+
+
+def test_byt5_token_strings(byt5):
+    """A token is its byte written as one character: the reference writes ``chr(byte)``, ours the byte-level
+    alphabet's character, the same except for spaces and control bytes (``" "`` is ``"Ġ"``)."""
+    ours, theirs = byt5
+    ours_tokens, their_tokens = (tok.convert_ids_to_tokens([byte + 3 for byte in range(256)]) for tok in byt5)
+    differ = [byte for byte in range(256) if ours_tokens[byte] != their_tokens[byte]]
+    assert differ == [*range(33), *range(127, 161), 173]  # the bytes that are not printable characters
+    assert ours_tokens[ord(" ")] == "Ġ" and ours_tokens["é".encode()[0]] == their_tokens["é".encode()[0]] == "Ã"
+    for text in BYT5_TEXTS:
+        if "<" in text:  # the backend's token for " <pad> " keeps the spaces that it strips around <pad>
+            continue
+        tokens = ours.tokenize(text)
+        assert len(tokens) == len(theirs.tokenize(text))
+        assert ours.convert_tokens_to_ids(tokens) == theirs.convert_tokens_to_ids(theirs.tokenize(text))
+        assert ours.convert_tokens_to_string(tokens) == text
+    ids = theirs("a <extra_id_0> b").input_ids
+    assert ours.convert_ids_to_tokens(ids, skip_special_tokens=True) == ["a", "Ġ", "Ġ", "b"]
+
+
+def test_byt5_offsets_point_at_characters(byt5):
+    """The reference's Python tokenizer has no offsets; ours maps each byte to the character it is part of."""
+    ours, _ = byt5
+    text = "Héllo 日本 🤗!"
+    encoding = ours(text, return_offsets_mapping=True)
+    offsets = encoding["offset_mapping"][:-1]  # the last token is </s>: (0, 0)
+    assert encoding["offset_mapping"][-1] == (0, 0)
+    assert [text[start:end] for start, end in offsets] == [char for char in text for _ in char.encode()]
+    assert encoding.char_to_token(text.index("日")) == len("Héllo ".encode())
+
+
+def test_byt5_save_and_load_both_ways(byt5, tmp_path):
+    ours, theirs = byt5
+    ours.save_pretrained(tmp_path / "ours")
+    assert {p.name for p in (tmp_path / "ours").iterdir()} == {
+        "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"}
+    # The reference reads our folder as its Python ByT5Tokenizer (it ignores tokenizer.json), ours as saved.
+    for reloaded in (transformers.AutoTokenizer.from_pretrained(tmp_path / "ours"),
+                     AutoTokenizer.from_pretrained(tmp_path / "ours")):
+        assert reloaded(BYT5_TEXTS)["input_ids"] == theirs(BYT5_TEXTS)["input_ids"]
+        assert reloaded.all_special_tokens == theirs.all_special_tokens and len(reloaded) == len(theirs)
+        ids = reloaded("Héllo <extra_id_7> wörld!").input_ids
+        assert reloaded.decode(ids, skip_special_tokens=True) == theirs.decode(ids, skip_special_tokens=True)
+    assert type(transformers.AutoTokenizer.from_pretrained(tmp_path / "ours")).__name__ == "ByT5Tokenizer"
+
+    theirs.save_pretrained(tmp_path / "theirs")  # added_tokens.json + tokenizer_config.json, no vocabulary
+    from_reference = AutoTokenizer.from_pretrained(tmp_path / "theirs")
+    assert from_reference(BYT5_TEXTS)["input_ids"] == theirs(BYT5_TEXTS)["input_ids"]
+    assert from_reference.all_special_ids == theirs.all_special_ids
+    assert from_reference.decode(theirs(BYT5_TEXTS[2]).input_ids) == theirs.decode(theirs(BYT5_TEXTS[2]).input_ids)
+
+
+def test_byt5_config_errors(tmp_path):
+    folder = _byt5_folder(tmp_path / "byt5", "tokenizer_config")
+    config = json.loads((folder / "tokenizer_config.json").read_text())
+    config["extra_ids"] = 100  # but 125 sentinels are listed
+    (folder / "tokenizer_config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="extra_ids=100 and additional_special_tokens with 125"):
+        AutoTokenizer.from_pretrained(folder)
+    (folder / "tokenizer_config.json").write_text(json.dumps({"extra_ids": 125}))  # and config.json names none
+    (folder / "config.json").write_text("{}")
+    with pytest.raises(OSError, match="naming ByT5Tokenizer"):
+        AutoTokenizer.from_pretrained(folder)

@@ -223,30 +223,21 @@ def test_encoder_decoder_kinds():
     assert v.tokens == dec_tokens and v.key_tokens == enc_tokens
 
 
-class _TinySeq2Seq(torch.nn.Module):
-    """A stand-in encoder-decoder: returns attentions of the right shapes."""
+def test_encoder_decoder_model_runs_with_target(data_dir):
+    from workbench.models.t5 import T5ForConditionalGeneration, tiny_config
 
-    class config:  # noqa: N801
-        is_encoder_decoder = True
-        max_position_embeddings = 64
-
-    def forward(self, input_ids=None, attention_mask=None, decoder_input_ids=None, output_attentions=False):
-        s, t = input_ids.shape[1], decoder_input_ids.shape[1]
-
-        class Out:
-            encoder_attentions = (torch.rand(1, 2, s, s).softmax(-1),)
-            decoder_attentions = (torch.rand(1, 2, t, t).softmax(-1),)
-            cross_attentions = (torch.rand(1, 2, t, s).softmax(-1),)
-        return Out()
-
-
-def test_encoder_decoder_model_runs_with_target(tokenizer):
-    v = AttentionVisualizer(_TinySeq2Seq(), tokenizer, "a cat", target="un chat")
-    assert set(value for _, value in v._kind_w.options) == {"encoder", "decoder", "cross"}
+    t5_tokenizer = workbench.AutoTokenizer.from_pretrained(data_dir / "tokenizers" / "t5-small")
+    model = T5ForConditionalGeneration(tiny_config(vocab_size=32128))
+    v = AttentionVisualizer(model, t5_tokenizer, "translate English to German: a cat", target="eine Katze")
+    assert [value for _, value in v._kind_w.options] == ["encoder", "decoder", "cross"]
     v.kind = "cross"
     assert v.attentions.shape[2:] == (len(v.tokens), len(v.key_tokens))
+    assert v.tokens[0] == "<pad>"  # the decoder starts with its start token (T5: pad), then the target shifted right
+    assert v.key_tokens[-1] == "</s>"
+    v.kind = "decoder"
+    assert np.allclose(np.triu(v.attentions[0, 0], k=1), 0)  # causal: no weight on later target tokens
     with pytest.raises(ValueError, match="target"):
-        AttentionVisualizer(_TinySeq2Seq(), tokenizer, "a cat")
+        AttentionVisualizer(model, t5_tokenizer, "a cat")
 
 
 def test_causal_lm_attention(tokenizer):

@@ -21,10 +21,13 @@ Where the backend comes from, in this order (the first that a checkpoint has win
 3. ``vocab.json`` + ``merges.txt``: byte-level BPE, as GPT-2 (or RoBERTa, whose vocabulary has ``<s>``).
 4. ``spiece.model`` / ``tokenizer.model``: a SentencePiece model; a Unigram one is read as T5's tokenizer,
    a BPE one as Llama's / Mistral's.
+5. No file at all, where ``tokenizer_class`` (in tokenizer_config.json, else in the model's config.json) is
+   ``ByT5Tokenizer``: ByT5 reads UTF-8 bytes, token id = byte + 3, so it needs no vocabulary.
 
 Steps 2-4 rebuild, from the raw files, the same backend that the reference library builds for its
 ``BertTokenizer``, ``GPT2Tokenizer``/``RobertaTokenizer``, ``T5Tokenizer`` and ``LlamaTokenizer``, so that
-both give the same tokens. ``tokenizer_config.json`` and ``special_tokens_map.json`` add the settings
+both give the same tokens. The reference's ``ByT5Tokenizer`` is plain Python; step 5 builds a backend that
+gives the same ids. ``tokenizer_config.json`` and ``special_tokens_map.json`` add the settings
 (``model_max_length``, ``padding_side``, special tokens, ``do_lower_case``, ``chat_template``, ...).
 ``save_pretrained`` writes ``tokenizer.json`` + ``tokenizer_config.json`` + ``special_tokens_map.json``.
 """
@@ -187,6 +190,59 @@ class _RawBuild:
     backend: Tokenizer
     tokenizer_class: str
     additional_special_tokens: tuple[str, ...] = ()
+
+
+def _byte_to_char() -> dict[int, str]:
+    """The byte-level alphabet (GPT-2's): each of the 256 byte values as one printable character.
+
+    Printable bytes (``!`` to ``~``, ``¡`` to ``¬``, ``®`` to ``ÿ``) stand for themselves; the others (space,
+    control bytes, ...) are moved to the characters from U+0100 on, in order: the space byte 0x20 is ``Ġ``.
+    ``pre_tokenizers.ByteLevel`` and ``decoders.ByteLevel`` use this table.
+    """
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    others = [byte for byte in range(256) if byte not in printable]
+    return {**{byte: chr(byte) for byte in printable}, **{byte: chr(256 + n) for n, byte in enumerate(others)}}
+
+
+def _byt5_bytes(config: dict) -> _RawBuild:
+    """ByT5's tokenizer, which has no vocabulary file: a token is one UTF-8 byte, id = byte + 3, after
+    ``<pad>`` 0, ``</s>`` 1 and ``<unk>`` 2; ``</s>`` ends each sequence; the sentinels ``<extra_id_0>``,
+    ``<extra_id_1>``, ... (``extra_ids``, 125 by default) follow at 259, 260, ...
+
+    Rebuilt from ``tokenizers`` parts: the byte-level pre-tokenizer writes each byte as one character (see
+    ``_byte_to_char``), and a BPE model without merges maps each character to its byte's id. Decoding joins
+    the bytes back into UTF-8 text; bytes that form no character (a cut-off multi-byte character) are
+    dropped, as the reference does (it decodes with ``errors="ignore"``). The price of doing this with the
+    backend's parts: a U+FFFD character (``�``) that really was in the text is dropped too.
+
+    Token strings are byte-level characters (``"Ġ"`` for a space), where the reference's Python tokenizer
+    writes ``chr(byte)`` (``" "``); the ids are the same.
+    """
+    special = [_token_str(config.get(name, default))
+               for name, default in (("pad_token", "<pad>"), ("eos_token", "</s>"), ("unk_token", "<unk>"))]
+    vocab = {token: index for index, token in enumerate(special)}
+    vocab.update({char: len(special) + byte for byte, char in _byte_to_char().items()})
+    backend = Tokenizer(BPE(vocab, [], dropout=None, fuse_unk=False))
+    # The reference strips the spaces around these three where they appear in the text ("a <pad> b").
+    backend.add_special_tokens([AddedToken(token, lstrip=True, rstrip=True, special=True, normalized=False)
+                                for token in special])
+    # use_regex splits the text into GPT-2's words first: it changes no id (nothing merges across bytes),
+    # but gives word_ids() their words.
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    backend.decoder = decoders.Sequence([decoders.ByteLevel(), decoders.Replace("\ufffd", "")])
+
+    extra_ids = config.get("extra_ids", 125)
+    sentinels = [f"<extra_id_{i}>" for i in range(extra_ids)]
+    configured = config.get("additional_special_tokens") or config.get("extra_special_tokens") or []
+    configured = [_token_str(token) for token in (configured.values() if isinstance(configured, dict) else configured)]
+    configured_sentinels = {token for token in configured if "extra_id" in token}
+    if extra_ids and configured and len(configured_sentinels) != extra_ids:
+        raise ValueError(
+            f"tokenizer_config.json sets extra_ids={extra_ids} and additional_special_tokens with "
+            f"{len(configured_sentinels)} <extra_id_N> tokens; they must agree: list all {extra_ids} sentinels "
+            "in additional_special_tokens, or leave it out to get the default ones."
+        )
+    return _RawBuild(backend, "ByT5Tokenizer", tuple(sentinels))
 
 
 def _wordpiece_from_vocab_txt(vocab_file: str, config: dict) -> _RawBuild:
@@ -371,6 +427,7 @@ FAMILIES = {
         _roberta_template,
     ),
     "T5Tokenizer": TokenizerFamily({"eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>"}, _t5_template),
+    "ByT5Tokenizer": TokenizerFamily({"eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>"}, _t5_template),
     "LlamaTokenizer": TokenizerFamily(
         {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}, padding_side="left", add_bos_token=True
     ),
@@ -502,6 +559,11 @@ class PreTrainedTokenizerFast:
                 config.update(json.loads(Path(path).read_text(encoding="utf-8")))
         if "chat_template" not in config and (path := find("chat_template.jinja")):
             config["chat_template"] = Path(path).read_text(encoding="utf-8")
+        if "tokenizer_class" not in config and (path := find("config.json")):
+            # Some checkpoints name their tokenizer in the model's config only (ByT5's do).
+            model_config = json.loads(Path(path).read_text(encoding="utf-8"))
+            if model_config.get("tokenizer_class"):
+                config["tokenizer_class"] = model_config["tokenizer_class"]
         config.update(kwargs)
         config["name_or_path"] = os.fspath(name_or_path)
 
@@ -514,11 +576,14 @@ class PreTrainedTokenizerFast:
             build = _byte_level_bpe_from_files(vocab, merges, config)
         elif path := find("spiece.model") or find("tokenizer.model"):
             build = _from_sentencepiece_model(path, config)
+        elif _family_name(config.get("tokenizer_class")) == "ByT5Tokenizer":
+            build = _byt5_bytes(config)  # bytes need no vocabulary file
         if build is None:
             raise CheckpointNotFoundError(
                 f"No tokenizer files found for {os.fspath(name_or_path)!r}: looked for tokenizer.json, vocab.txt "
                 "(BERT WordPiece), vocab.json + merges.txt (byte-level BPE), spiece.model or tokenizer.model "
-                "(SentencePiece). Pass the folder or Hub id of a checkpoint that has one of them."
+                "(SentencePiece), or a tokenizer_config.json / config.json naming ByT5Tokenizer. Pass the folder "
+                "or Hub id of a checkpoint that has one of them."
             )
         if _family_name(config.get("tokenizer_class")) is None:
             config["tokenizer_class"] = build.tokenizer_class  # raw files are read as that class reads them

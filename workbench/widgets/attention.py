@@ -624,7 +624,10 @@ class AttentionVisualizer(widgets.VBox):
         if is_enc_dec:
             if not target:
                 raise ValueError("This is an encoder-decoder model: pass target='...' (the decoder text) as well.")
-            decoder_ids = tokenizer(target, return_tensors="pt")["input_ids"]
+            # teacher forcing, as in training: the decoder reads the target shifted right behind its start token
+            labels = tokenizer(target, return_tensors="pt")["input_ids"]
+            shift = getattr(model, "prepare_decoder_input_ids_from_labels", None)
+            decoder_ids = shift(labels) if shift is not None else labels
             inputs["decoder_input_ids"] = decoder_ids
         was_training = model.training
         model.eval()
