@@ -153,6 +153,81 @@ def test_gradient_accumulation_matches_bigger_batch(tmp_path):
         torch.testing.assert_close(p, q, atol=1e-6, rtol=1e-5, msg=n)
 
 
+# ------------------------------------------------------------------------------------------------
+# group_by_length
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n, batch_size", [(1000, 8), (37, 4), (5, 16)])
+def test_length_grouped_indices_match_reference(n, batch_size):
+    pt_utils = pytest.importorskip("transformers.trainer_pt_utils")
+    from workbench.trainer import length_grouped_indices
+
+    lengths = torch.randint(1, 60, (n,), generator=torch.Generator().manual_seed(n)).tolist()
+    ours = length_grouped_indices(lengths, batch_size, torch.Generator().manual_seed(7))
+    ref = pt_utils.get_length_grouped_indices(lengths, batch_size, generator=torch.Generator().manual_seed(7))
+    assert ours == ref
+    assert sorted(ours) == list(range(n))
+    assert lengths[ours[0]] == max(lengths)
+
+
+def padded_tokens(loader):
+    return sum(batch["input_ids"].numel() for batch in loader)
+
+
+def test_group_by_length_batches(tmp_path):
+    data = make_data(240, seed=4)
+    grouped = make_trainer(tmp_path, data=data, group_by_length=True, per_device_train_batch_size=4)
+    assert grouped.args.train_sampling_strategy == "group_by_length"
+    random_order = make_trainer(tmp_path, data=data, per_device_train_batch_size=4)
+    epoch0 = [b["input_ids"] for b in grouped.get_train_dataloader(epoch=0)]
+    seen = [row[row > 0].tolist() for batch in epoch0 for row in batch]
+    assert sorted(map(tuple, seen)) == sorted(tuple(r["input_ids"]) for r in data)  # each example once
+    # far less padding than the batches of a random order
+    real_tokens = sum(len(r["input_ids"]) for r in data)
+    grouped_padding = sum(batch.numel() for batch in epoch0) - real_tokens
+    random_padding = padded_tokens(random_order.get_train_dataloader(epoch=0)) - real_tokens
+    assert grouped_padding < 0.2 * random_padding
+    # the order is a function of (seed, epoch): the same again, another one next epoch
+    again = [b["input_ids"] for b in grouped.get_train_dataloader(epoch=0)]
+    assert all(torch.equal(a, b) for a, b in zip(epoch0, again))
+    epoch1 = [b["input_ids"] for b in grouped.get_train_dataloader(epoch=1)]
+    assert not all(a.shape == b.shape and torch.equal(a, b) for a, b in zip(epoch0, epoch1))
+    grouped.train()
+    assert grouped.state.global_step == 2 * 60
+
+
+def test_group_by_length_shards_across_ranks():
+    """Under DDP, rank 0 and rank 1 together take one single-process batch per step (the same global order)."""
+    from workbench.trainer import _EpochBatchSampler
+
+    lengths = torch.randint(1, 60, (45,), generator=torch.Generator().manual_seed(0)).tolist()
+    common = dict(shuffle=True, seed=3, epoch=2, drop_last=False, lengths=lengths, group_size=8)
+    single = list(_EpochBatchSampler(45, 8, num_replicas=1, rank=0, **common))
+    ranks = [list(_EpochBatchSampler(45, 4, num_replicas=2, rank=r, **common)) for r in (0, 1)]
+    assert len(ranks[0]) == len(ranks[1]) == len(single) == 6
+    for step, batch in enumerate(single[:-1]):
+        assert sorted(ranks[0][step] + ranks[1][step]) == sorted(batch)
+    # 45 examples on 2 ranks: the order is padded to 46 with its first example, as a DistributedSampler does
+    together = [i for r in ranks for b in r for i in b]
+    assert len(together) == 46 and set(together) == set(range(45))
+
+
+def test_group_by_length_lengths(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    rows = make_data(12)
+    ds = datasets.Dataset.from_list([{**r, "length": 100 - i} for i, r in enumerate(rows)])
+    trainer = make_trainer(tmp_path, data=ds, train_sampling_strategy="group_by_length")
+    assert trainer._example_lengths(ds) == [100 - i for i in range(12)]  # the column, not len(input_ids)
+    trainer.train()  # the length column is not a model input: it is dropped from the batches
+    trainer = make_trainer(tmp_path, data=ds, group_by_length=True, length_column_name="n_tokens")
+    assert trainer._example_lengths(ds) == [len(r["input_ids"]) for r in rows]
+    trainer = make_trainer(tmp_path, data=[{"ids": [1, 2, 3], "label": 0}] * 4, group_by_length=True,
+                           remove_unused_columns=False)
+    with pytest.raises(ValueError, match="group_by_length.*'length' column.*'input_ids'"):
+        trainer.train()
+
+
 def test_bf16_autocast_on_cpu(tmp_path):
     trainer = make_trainer(tmp_path, max_steps=2, bf16=True)
     trainer.train()
@@ -255,11 +330,11 @@ def test_load_best_model_defaults_to_eval_loss(tmp_path):
     assert args.metric_for_best_model == "loss" and args.greater_is_better is False
 
 
-@pytest.mark.parametrize("accum, stop_at", [(1, 5), (2, 4)])
-def test_exact_resume_mid_epoch_is_bitwise_equal(tmp_path, accum, stop_at):
+@pytest.mark.parametrize("accum, stop_at, sampling", [(1, 5, "random"), (2, 4, "random"), (1, 7, "group_by_length")])
+def test_exact_resume_mid_epoch_is_bitwise_equal(tmp_path, accum, stop_at, sampling):
     """Stopped at step k (mid-epoch, dropout on) and resumed == never stopped, bit for bit."""
     common = dict(num_train_epochs=2, per_device_train_batch_size=4, gradient_accumulation_steps=accum,
-                  warmup_steps=2, weight_decay=0.01)
+                  warmup_steps=2, weight_decay=0.01, train_sampling_strategy=sampling)
     full = make_trainer(tmp_path / "full", **common)
     full.train()
     part = make_trainer(tmp_path / "part", callbacks=[StopAt(stop_at)], **common)
@@ -347,6 +422,7 @@ def test_warmup_ratio_and_fraction():
     (dict(fp16=True), "fp16"),
     (dict(per_device_train_batch_size=0), "per_device_train_batch_size"),
     (dict(num_train_epochs=0), "nothing to train"),
+    (dict(train_sampling_strategy="by_topic"), "train_sampling_strategy"),
 ])
 def test_bad_training_arguments(kwargs, match):
     if kwargs.get("fp16") and torch.cuda.is_available():
@@ -445,6 +521,9 @@ def test_ddp_two_processes_match_single_process(tmp_path):
     ddp_losses = [h["loss"] for h in ddp_state["log_history"] if "loss" in h]
     single_losses = [h["loss"] for h in single_state["log_history"] if "loss" in h]
     np.testing.assert_allclose(ddp_losses, single_losses, rtol=1e-4)
+    # tokens and flos count every rank: 2 epochs x 24 rows x 10 tokens, in both runs
+    assert ddp_state["num_input_tokens_seen"] == single_state["num_input_tokens_seen"] == 2 * 24 * 10
+    assert ddp_state["total_flos"] == single_state["total_flos"] > 0
     # rank 0 alone wrote files: one checkpoint folder, no stray staging folders
     assert sorted(p.name for p in (tmp_path / "ddp").iterdir()) == ["checkpoint-6", "final"]
 

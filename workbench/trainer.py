@@ -22,10 +22,15 @@ Resuming restores all of it and skips the batches already seen: the data order o
 a pure function of (seed, epoch), and the RNG state at the save point is restored, so a run that
 was stopped and resumed ends with the same weights, bit for bit (on CPU), as one that was not.
 
+``train_sampling_strategy="group_by_length"`` (or ``group_by_length=True``) orders each epoch so
+that a batch holds examples of similar lengths (``length_grouped_indices``): with dynamic padding
+a batch is then padded to about its own length, not to the longest of a random draw, which saves
+the compute spent on padding. Off by default, as in the reference, since it changes the data order.
+
 Distributed: run the same script under ``torchrun --nproc_per_node N``. The Trainer sees
 ``WORLD_SIZE``, joins the process group (gloo on CPU, nccl on GPU), wraps the model in
 DistributedDataParallel and shards each epoch with a DistributedSampler; only rank 0 logs to the
-screen and writes files. Evaluation runs on the whole eval set on every rank (the same weights
+screen and writes files. ``state.num_input_tokens_seen`` and ``total_flos`` count the tokens of all ranks. Evaluation runs on the whole eval set on every rank (the same weights
 give the same numbers, so every rank takes the same decisions, e.g. early stopping).
 """
 
@@ -45,6 +50,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
@@ -67,6 +73,7 @@ WEIGHTS_NAME = "model.safetensors"
 _CHECKPOINT_RE = re.compile(rf"^{PREFIX_CHECKPOINT_DIR}-(\d+)$")
 
 STRATEGIES = ("no", "steps", "epoch")
+SAMPLING_STRATEGIES = ("random", "group_by_length")
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup", "polynomial", "cosine_with_restarts")
 OPTIMIZERS = ("adamw_torch", "adamw_torch_fused", "sgd")
 SUPPORTED_REPORT_TO = ("none",)
@@ -137,6 +144,9 @@ class TrainingArguments:
     dataloader_num_workers: int = 0
     dataloader_drop_last: bool = False
     dataloader_pin_memory: bool = True
+    train_sampling_strategy: str = "random"  # "group_by_length": batches of similar lengths, so less padding
+    length_column_name: str = "length"  # a dataset column of precomputed lengths (else len(input_ids) is used)
+    group_by_length: bool = False  # older spelling of train_sampling_strategy="group_by_length"
     remove_unused_columns: bool = True
     label_names: list[str] | None = None
     include_for_metrics: list[str] = field(default_factory=list)
@@ -223,6 +233,12 @@ class TrainingArguments:
         if self.push_to_hub:
             raise ValueError("push_to_hub=True is not supported; save with trainer.save_model() and upload "
                              "the folder with huggingface_hub.upload_folder.")
+        if self.group_by_length:
+            self.train_sampling_strategy = "group_by_length"
+        if self.train_sampling_strategy not in SAMPLING_STRATEGIES:
+            raise ValueError(f"train_sampling_strategy={self.train_sampling_strategy!r} is not one of "
+                             f"{SAMPLING_STRATEGIES}.")
+        self.group_by_length = self.train_sampling_strategy == "group_by_length"
         if self.dataloader_num_workers < 0:
             raise ValueError("dataloader_num_workers must be >= 0.")
         if self.label_names is not None and isinstance(self.label_names, str):
@@ -952,12 +968,37 @@ class _RemoveColumnsCollator:
         return self.collator(features)
 
 
+def length_grouped_indices(lengths: list[int], batch_size: int, generator: torch.Generator) -> list[int]:
+    """A random order of the examples in which every run of ``batch_size`` has similar lengths.
+
+    Shuffle, cut the order into mega-batches of 50 batches (fewer on a small dataset: at least four
+    mega-batches), sort each mega-batch by length, longest first, and swap the longest example of all
+    to the very front, so that the biggest batch (the one most likely to run out of memory) comes first.
+    A batch then pads to a length close to its own examples' instead of the longest of a random draw;
+    the mega-batches keep the order random enough for training. The order is the reference's.
+    """
+    batches_per_megabatch = max(1, min(len(lengths) // (batch_size * 4), 50))
+    megabatch_size = batches_per_megabatch * batch_size
+    shuffled = torch.randperm(len(lengths), generator=generator).tolist()
+    megabatches = [sorted(shuffled[start:start + megabatch_size], key=lengths.__getitem__, reverse=True)
+                   for start in range(0, len(shuffled), megabatch_size)]
+    longest = max(range(len(megabatches)), key=lambda m: lengths[megabatches[m][0]])
+    megabatches[0][0], megabatches[longest][0] = megabatches[longest][0], megabatches[0][0]
+    return [index for megabatch in megabatches for index in megabatch]
+
+
 class _EpochBatchSampler:
-    """Index batches of one epoch on one rank: a DistributedSampler's order (a pure function of
-    seed and epoch), cut into batches, the first ``skip`` batches left out (when resuming)."""
+    """Index batches of one epoch on one rank, the first ``skip`` batches left out (when resuming).
+
+    The epoch's order is a pure function of (seed, epoch): a DistributedSampler's shuffle, or, given
+    the examples' ``lengths``, ``length_grouped_indices`` in runs of ``group_size`` (one optimizer
+    step of all ranks). Either order is padded by repeating its start to a multiple of the number of
+    ranks, and rank r takes every ``num_replicas``-th index from r on, as a DistributedSampler does.
+    """
 
     def __init__(self, dataset_len: int, batch_size: int, *, shuffle: bool, seed: int, epoch: int,
-                 num_replicas: int, rank: int, drop_last: bool, skip: int = 0):
+                 num_replicas: int, rank: int, drop_last: bool, skip: int = 0,
+                 lengths: list[int] | None = None, group_size: int | None = None):
         from torch.utils.data import DistributedSampler
 
         class _Sized:
@@ -967,9 +1008,22 @@ class _EpochBatchSampler:
         self.sampler = DistributedSampler(_Sized(), num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=seed,
                                           drop_last=False)
         self.sampler.set_epoch(epoch)
+        self.lengths = lengths
+        self.group_size = group_size or batch_size
         self.batch_size = batch_size
         self.drop_last = drop_last
         self.skip = skip
+
+    def _rank_indices(self) -> list[int]:
+        if self.lengths is None:
+            return list(self.sampler)
+        generator = torch.Generator()
+        generator.manual_seed(self.sampler.seed + self.sampler.epoch)
+        order = length_grouped_indices(self.lengths, self.group_size, generator)
+        replicas = self.sampler.num_replicas
+        total = len(self.sampler) * replicas
+        order = (order * math.ceil(total / len(order)))[:total]
+        return order[self.sampler.rank::replicas]
 
     def _full_len(self) -> int:
         n = len(self.sampler)
@@ -979,7 +1033,7 @@ class _EpochBatchSampler:
         return max(0, self._full_len() - self.skip)
 
     def __iter__(self):
-        indices = list(self.sampler)
+        indices = self._rank_indices()
         for b in range(self.skip, self._full_len()):
             yield indices[b * self.batch_size:(b + 1) * self.batch_size]
 
@@ -1115,14 +1169,18 @@ class Trainer:
         device_ids = [self.args.device.index] if self.args.device.type == "cuda" else None
         return DistributedDataParallel(self.model, device_ids=device_ids)
 
-    def _mean_across_ranks(self, value: float) -> float:
+    def _sum_across_ranks(self, value: float) -> float:
+        """``value`` summed over all processes (``value`` itself in a single process)."""
         if not self.is_distributed:
             return value
         import torch.distributed as dist
 
         t = torch.tensor([value], dtype=torch.float64, device=self.args.device if self.args.device.type == "cuda" else "cpu")
         dist.all_reduce(t)
-        return t.item() / self.args.world_size
+        return t.item()
+
+    def _mean_across_ranks(self, value: float) -> float:
+        return self._sum_across_ranks(value) / self.args.world_size
 
     # -- data -------------------------------------------------------------------------------------
 
@@ -1186,15 +1244,16 @@ class Trainer:
         return collator
 
     def _dataloader(self, dataset, batch_size, *, shuffle, epoch=0, skip=0, description="dataset",
-                    num_replicas=None, rank=None):
+                    num_replicas=None, rank=None, lengths=None):
         from torch.utils.data import DataLoader
 
         seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
+        num_replicas = num_replicas if num_replicas is not None else self.args.world_size
         batch_sampler = _EpochBatchSampler(
-            len(dataset), batch_size, shuffle=shuffle, seed=seed, epoch=epoch,
-            num_replicas=num_replicas if num_replicas is not None else self.args.world_size,
+            len(dataset), batch_size, shuffle=shuffle, seed=seed, epoch=epoch, num_replicas=num_replicas,
             rank=rank if rank is not None else self.args.process_index,
             drop_last=self.args.dataloader_drop_last and shuffle, skip=skip,
+            lengths=lengths, group_size=batch_size * self.args.gradient_accumulation_steps * num_replicas,
         )
         generator = torch.Generator()
         generator.manual_seed(seed + epoch)  # worker seeds: a function of (seed, epoch), not of the global RNG
@@ -1207,8 +1266,28 @@ class Trainer:
             raise ValueError("Trainer.train() needs a train_dataset.")
         if getattr(self, "_train_dataset_prepared", None) is None:
             self._train_dataset_prepared = self._prepare_dataset(self.train_dataset, "training dataset")
+            grouped = self.args.train_sampling_strategy == "group_by_length"
+            self._train_lengths = self._example_lengths(self.train_dataset) if grouped else None
         return self._dataloader(self._train_dataset_prepared, self.args.per_device_train_batch_size, shuffle=True,
-                                epoch=epoch, skip=skip, description="training dataset")
+                                epoch=epoch, skip=skip, description="training dataset", lengths=self._train_lengths)
+
+    def _example_lengths(self, dataset) -> list[int]:
+        """Each example's length for group_by_length: the ``length_column_name`` column of a
+        datasets.Dataset when it has one, else the length of the model's main input (input_ids)."""
+        column = self.args.length_column_name
+        if _is_hf_dataset(dataset) and column in dataset.column_names:
+            return [int(n) for n in dataset[column]]
+        names = getattr(self.processing_class, "model_input_names", None) or ["input_ids"]
+        name = names[0]
+        first = dataset[0]
+        if not isinstance(first, Mapping) or name not in first:
+            found = sorted(first) if isinstance(first, Mapping) else type(first).__name__
+            raise ValueError(
+                f"train_sampling_strategy='group_by_length' needs each example's length: give the dataset a "
+                f"{column!r} column (TrainingArguments.length_column_name) or a {name!r} field; its examples have {found}."
+            )
+        values = dataset[name] if _is_hf_dataset(dataset) else (dataset[i][name] for i in range(len(dataset)))
+        return [len(v) for v in values]
 
     def get_eval_dataloader(self, eval_dataset=None):
         dataset = eval_dataset if eval_dataset is not None else self.eval_dataset
@@ -1412,7 +1491,8 @@ class Trainer:
         self._total_loss_scalar = 0.0
         self._globalstep_last_logged = self.state.global_step
         tr_loss = torch.zeros((), device=args.device)
-        grad_norm: float | None = None
+        grad_norm: torch.Tensor | None = None
+        flos_params = self._flos_parameters()
         start_time = time.time()
         start_step = self.state.global_step
         self.control = self.callback_handler.on_train_begin(args, self.state, self.control)
@@ -1434,6 +1514,7 @@ class Trainer:
                 group_size = min(accum, len_dataloader - update * accum)
                 batches = [next(iterator) for _ in range(group_size)]
                 self.control = self.callback_handler.on_step_begin(args, self.state, self.control)
+                step_tokens = 0
                 for i, inputs in enumerate(batches):
                     step += 1
                     sync = i == group_size - 1 or not self.is_distributed
@@ -1445,11 +1526,14 @@ class Trainer:
                         loss.backward()
                     tr_loss += loss.detach()
                     if "input_ids" in inputs and hasattr(inputs["input_ids"], "numel"):
-                        self.state.num_input_tokens_seen += int(inputs["input_ids"].numel())
+                        step_tokens += inputs["input_ids"].numel()
                     if i < group_size - 1:
                         self.control = self.callback_handler.on_substep_end(args, self.state, self.control)
+                self.state.num_input_tokens_seen += int(self._sum_across_ranks(step_tokens))  # all ranks' tokens
+                self.state.total_flos = float(6 * flos_params * self.state.num_input_tokens_seen)
                 if args.max_grad_norm and args.max_grad_norm > 0:
-                    grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), args.max_grad_norm))
+                    # kept a tensor: reading it (a wait for the GPU) happens only when it is logged
+                    grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), args.max_grad_norm)
                 self.control = self.callback_handler.on_pre_optimizer_step(args, self.state, self.control)
                 self.optimizer.step()
                 self.control = self.callback_handler.on_optimizer_step(args, self.state, self.control)
@@ -1479,17 +1563,22 @@ class Trainer:
             "train_runtime": round(runtime, 4),
             "train_samples_per_second": round(samples / runtime, 3),
             "train_steps_per_second": round(steps_done / runtime, 3),
-            "total_flos": float(6 * self._num_params() * self.state.num_input_tokens_seen),
+            "total_flos": self.state.total_flos,
             "train_loss": train_loss,
         }
-        self.state.total_flos = metrics["total_flos"]
         self.log(metrics)
         self._rotate_checkpoints()
         self.control = self.callback_handler.on_train_end(args, self.state, self.control)
         return TrainOutput(self.state.global_step, train_loss, metrics)
 
-    def _num_params(self) -> int:
-        return sum(p.numel() for p in self.model.parameters())
+    def _flos_parameters(self) -> int:
+        """The parameter count in the reference's estimate total_flos = 6 * parameters * tokens (per token,
+        2 flops per parameter forward and 4 backward); embedding tables are lookups, not matmuls, so they
+        are left out, as in the reference."""
+        if hasattr(self.model, "num_parameters"):
+            return self.model.num_parameters(exclude_embeddings=True)
+        embeddings = {id(m.weight) for m in self.model.modules() if isinstance(m, nn.Embedding)}
+        return sum(p.numel() for p in self.model.parameters() if id(p) not in embeddings)
 
     def _diverged(self, loss: torch.Tensor, epoch: float) -> None:
         step = self.state.global_step + 1
