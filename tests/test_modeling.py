@@ -182,6 +182,41 @@ def test_num_labels_change_with_ignore_mismatched_sizes(tmp_path):
     assert sorted(k for k, _, _ in info["mismatched_keys"]) == ["classifier.bias", "classifier.weight"]
 
 
+@pytest.mark.parametrize("head", ["BertForMaskedLM", "RobertaForMaskedLM", "AlbertForMaskedLM",
+                                  "ElectraForMaskedLM", "DistilBertForMaskedLM"])
+def test_new_heads_from_an_encoder_checkpoint_start_at_the_reference_init(tmp_path, head):
+    """An encoder-only checkpoint (like all-MiniLM-L6-v2) loaded with a masked-LM head: the head's bare
+    bias must start at zero, as in the reference, not as uninitialised memory (NaN, huge values)."""
+    family = head.replace("ForMaskedLM", "")
+    config = getattr(transformers, f"{family}Config")(vocab_size=99, hidden_size=32, num_hidden_layers=2,
+                                                       num_attention_heads=4, intermediate_size=37,
+                                                       max_position_embeddings=64, embedding_size=16, dim=32,
+                                                       n_layers=2, n_heads=4, hidden_dim=37)
+    folder = tmp_path / "encoder"
+    reference_model(f"{family}Model", config).save_pretrained(folder)
+    for _ in range(3):  # uninitialised memory differs from call to call: look more than once
+        model = getattr(workbench, head).from_pretrained(folder)
+        for name, tensor in model.state_dict().items():
+            assert bool(torch.isfinite(tensor).all()), name
+            if name.endswith("bias") and "LayerNorm" not in name and "layer_norm" not in name:
+                assert float(tensor.abs().max()) == 0.0, name  # every new bias starts at zero
+        logits = model(**{k: v for k, v in padded_batch(vocab_size=99).items() if k != "token_type_ids"}).logits
+        assert bool(torch.isfinite(logits).all())
+
+
+def test_a_loaded_weight_survives_when_only_its_bias_is_missing(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    folder, ref = tiny_bert_folder(tmp_path)
+    state = load_file(folder / "model.safetensors")
+    del state["classifier.bias"]
+    save_file(state, folder / "model.safetensors", metadata={"format": "pt"})
+    model, info = workbench.BertForSequenceClassification.from_pretrained(folder, output_loading_info=True)
+    assert info["missing_keys"] == ["classifier.bias"]
+    assert torch.equal(model.classifier.weight, ref.classifier.weight)  # kept, not re-initialised
+    assert float(model.classifier.bias.abs().max()) == 0.0
+
+
 def test_bin_checkpoint_with_plain_tensors_loads(tmp_path):
     folder, ref = tiny_bert_folder(tmp_path)
     (folder / "model.safetensors").unlink()

@@ -566,12 +566,21 @@ class PreTrainedModel(nn.Module):
 
         self.load_state_dict(state, strict=False, assign=True)
         # What the checkpoint lacked (or had at the wrong size) is still on the meta device:
-        # give it real memory and the family's initialisation.
+        # give it real memory and the family's initialisation. Zeros first: a tensor the family's
+        # initialisation does not touch (a bare bias such as BERT's MLM-head bias) starts at zero,
+        # as in the reference, never as uninitialised memory. The module's tensors that did load
+        # (a weight whose bias was missing) are put back after the module-wide initialisation.
         for module in self.modules():
             own = list(module.named_parameters(recurse=False)) + list(module.named_buffers(recurse=False))
             if any(t.is_meta for _, t in own):
+                loaded = {attr: t.detach() for attr, t in own if not t.is_meta}  # their data, before to_empty
                 module.to_empty(device="cpu", recurse=False)
-                self._init_weights(module)
+                with torch.no_grad():
+                    for attr, _ in own:
+                        getattr(module, attr).zero_()
+                    self._init_weights(module)
+                    for attr, tensor in loaded.items():
+                        getattr(module, attr).copy_(tensor)
                 module.to(dtype)
         self.tie_weights()
         still_meta = [n for n, p in self.named_parameters() if p.is_meta]
