@@ -450,9 +450,19 @@ class PreTrainedModel(nn.Module):
         out = output_class(hidden_states=base_out.hidden_states, attentions=base_out.attentions, **fields)
         return self.format_output(out, return_dict)
 
+    # Families whose variants share classes name the variants' Hub class prefixes here, e.g. RoBERTa's
+    # {"xlm-roberta": "XLMRoberta"}: RobertaForMaskedLM reading an XLM-R config saves as XLMRobertaForMaskedLM.
+    _variant_class_prefixes: dict[str, str] = {}
+
     def architecture_name(self) -> str:
-        """The class name written to config.json's ``architectures`` (family variants override it)."""
-        return type(self).__name__
+        """The class name written to config.json's ``architectures``: the class's own name, with the family
+        prefix swapped for the variant's (``_variant_class_prefixes``) when the config is a variant's."""
+        name = type(self).__name__
+        prefix = self._variant_class_prefixes.get(self.config.model_type)
+        family = self._variant_class_prefixes.get(self.config_class.model_type)
+        if prefix is None or family is None or not name.startswith(family):
+            return name
+        return prefix + name[len(family):]
 
     # -- properties -------------------------------------------------------------------------------
 

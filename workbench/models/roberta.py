@@ -101,12 +101,8 @@ def base_model_prefix_for(config: RobertaConfig) -> str:
     return "data2vec_text" if config.model_type == "data2vec-text" else "roberta"
 
 
+# The Hub class name prefix of each variant (architecture_name: RobertaForMaskedLM -> XLMRobertaForMaskedLM)
 CLASS_NAME_PREFIX = {"roberta": "Roberta", "xlm-roberta": "XLMRoberta", "camembert": "Camembert", "data2vec-text": "Data2VecText"}
-
-
-def variant_architecture_name(model) -> str:
-    """The Hub class name of a shared class for this variant: RobertaForMaskedLM -> XLMRobertaForMaskedLM."""
-    return type(model).__name__.replace("Roberta", CLASS_NAME_PREFIX.get(model.config.model_type, "Roberta"), 1)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -137,7 +133,7 @@ class RobertaModel(BertModel):
     config_class = RobertaConfig
     base_model_prefix = "roberta"
     embeddings_class = RobertaEmbeddings
-    architecture_name = variant_architecture_name
+    _variant_class_prefixes = CLASS_NAME_PREFIX
 
     def __init__(self, config: RobertaConfig, add_pooling_layer: bool = True):
         super().__init__(config, add_pooling_layer)
@@ -163,7 +159,7 @@ class RobertaTaskModel(BertTaskModel):
 
     config_class = RobertaConfig
     base_model_prefix = "roberta"
-    architecture_name = variant_architecture_name
+    _variant_class_prefixes = CLASS_NAME_PREFIX
 
     def __init__(self, config: RobertaConfig, add_pooling_layer: bool = False):
         super().__init__(config)

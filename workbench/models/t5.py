@@ -490,18 +490,11 @@ class T5Stack(nn.Module):
 # Models
 # ------------------------------------------------------------------------------------------------
 
-CLASS_NAME_PREFIX = {"t5": "T5", "mt5": "MT5", "umt5": "UMT5"}
-
-
-def variant_architecture_name(model) -> str:
-    """The Hub class name of a shared class for this variant: T5ForConditionalGeneration -> MT5ForConditionalGeneration."""
-    return CLASS_NAME_PREFIX.get(model.config.model_type, "T5") + type(model).__name__[len("T5"):]
-
-
 class T5PreTrainedModel(PreTrainedModel):
     config_class = T5Config
     base_model_prefix = "transformer"
-    architecture_name = variant_architecture_name
+    # architecture_name: T5ForConditionalGeneration reading an mT5 config saves as MT5ForConditionalGeneration
+    _variant_class_prefixes = {"t5": "T5", "mt5": "MT5", "umt5": "UMT5"}
     # Old checkpoints carry a relative-position table on the first cross-attention, which never used it.
     _ignored_checkpoint_keys = r"^decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias\.weight$"
     # The stacks read tokens through the very module at ``shared``, so these keys name the same tensor:
