@@ -132,17 +132,17 @@ class AlbertAttention(nn.Module):
         self.output_dropout = nn.Dropout(config.hidden_dropout_prob)
         self.pattern_hook = layers.HookPoint()  # sees (batch, heads, q, k) probabilities on the eager path
 
-    def forward(self, hidden: torch.Tensor, additive_mask, output_attentions: bool):
-        q = layers.split_heads(self.query(hidden), self.num_heads)  # (batch, heads, seq, head_dim)
-        k = layers.split_heads(self.key(hidden), self.num_heads)
-        v = layers.split_heads(self.value(hidden), self.num_heads)
+    def forward(self, hidden: torch.Tensor, additive_mask, output_attentions: bool, layout: layers.TokenLayout):
+        q = layers.split_heads(layout.unpack(self.query(hidden)), self.num_heads)  # (batch, heads, seq, head_dim)
+        k = layers.split_heads(layout.unpack(self.key(hidden)), self.num_heads)
+        v = layers.split_heads(layout.unpack(self.value(hidden)), self.num_heads)
         context, weights = layers.attention(
             q, k, v, additive_mask,
             dropout=self.dropout_prob if self.training else 0.0,
             return_weights=output_attentions,
             pattern_hook=self.pattern_hook,
         )
-        projected = self.output_dropout(self.dense(layers.merge_heads(context)))  # (batch, seq, hidden)
+        projected = self.output_dropout(self.dense(layout.pack(layers.merge_heads(context))))  # like hidden
         return self.LayerNorm(hidden + projected), weights
 
 
@@ -155,9 +155,10 @@ class AlbertLayer(nn.Module):
         self.ffn_output = nn.Linear(config.intermediate_size, config.hidden_size)
         self.full_layer_layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
 
-    def forward(self, hidden, additive_mask, output_attentions):
-        attended, weights = self.attention(hidden, additive_mask, output_attentions)
-        ffn_out = self.ffn_output(self.activation(self.ffn(attended)))  # (batch, seq, hidden)
+    def forward(self, hidden, additive_mask, output_attentions, layout):
+        """hidden: (batch, seq, hidden), or (tokens, hidden) when ``layout`` packs the real tokens."""
+        attended, weights = self.attention(hidden, additive_mask, output_attentions, layout)
+        ffn_out = self.ffn_output(self.activation(self.ffn(attended)))  # like hidden
         return self.full_layer_layer_norm(ffn_out + attended), weights
 
 
@@ -168,12 +169,12 @@ class AlbertLayerGroup(nn.Module):
         super().__init__()
         self.albert_layers = nn.ModuleList(AlbertLayer(config) for _ in range(config.inner_group_num))
 
-    def forward(self, hidden, additive_mask, output_attentions):
-        """Returns the final hidden state, and every layer's output and attention weights (tuples)."""
+    def forward(self, hidden, additive_mask, output_attentions, layout):
+        """Returns the final hidden state, and every layer's output (unpacked) and attention weights (tuples)."""
         outputs, attentions = (), ()
         for albert_layer in self.albert_layers:
-            hidden, weights = albert_layer(hidden, additive_mask, output_attentions)
-            outputs += (hidden,)
+            hidden, weights = albert_layer(hidden, additive_mask, output_attentions, layout)
+            outputs += (layout.unpack(hidden),)
             attentions += (weights,)
         return hidden, outputs, attentions
 
@@ -190,18 +191,20 @@ class AlbertTransformer(nn.Module):
         """Which group layer step ``step`` applies: consecutive steps share a group."""
         return int(step / (self.num_hidden_layers / self.num_hidden_groups))
 
-    def forward(self, embeddings, additive_mask, output_attentions=False, output_hidden_states=False):
+    def forward(self, embeddings, additive_mask, output_attentions, output_hidden_states, layout: layers.TokenLayout):
+        """embeddings: (batch, seq, embedding_size). The layers run on ``layout.pack(...)``; the results are unpacked."""
         hidden = self.embedding_hidden_mapping_in(embeddings)  # (batch, seq, embedding_size) -> (batch, seq, hidden)
         all_hidden = (hidden,) if output_hidden_states else None  # projected embeddings first
         all_attentions = () if output_attentions else None
+        hidden = layout.pack(hidden)  # (tokens, hidden) when packing, else unchanged
         for step in range(self.num_hidden_layers):
             group = self.albert_layer_groups[self.group_of_step(step)]
-            hidden, layer_outputs, layer_attentions = group(hidden, additive_mask, output_attentions)
+            hidden, layer_outputs, layer_attentions = group(hidden, additive_mask, output_attentions, layout)
             if output_hidden_states:
                 all_hidden += layer_outputs  # one entry per layer application, shared weights or not
             if output_attentions:
                 all_attentions += layer_attentions
-        return hidden, all_hidden, all_attentions
+        return layout.unpack(hidden), all_hidden, all_attentions
 
 
 # ------------------------------------------------------------------------------------------------
@@ -229,6 +232,10 @@ class AlbertPreTrainedModel(PreTrainedModel):
 
 class AlbertModel(AlbertPreTrainedModel):
     """Embeddings + shared-weight encoder (+ pooler). Returns ``last_hidden_state`` (batch, seq, hidden)."""
+
+    # While training, the per-token layers skip padding positions (layers.training_layout). Heads
+    # whose loss reads those positions (question answering) turn this off.
+    skip_padding_in_training = True
 
     def __init__(self, config: AlbertConfig, add_pooling_layer: bool = True):
         super().__init__(config)
@@ -261,7 +268,9 @@ class AlbertModel(AlbertPreTrainedModel):
 
         embedded = self.embeddings(input_ids, token_type_ids, position_ids, inputs_embeds)  # (batch, seq, embedding_size)
         additive_mask = layers.padding_mask(attention_mask, embedded.dtype)  # (batch, 1, 1, seq) or None
-        hidden, all_hidden, all_attentions = self.encoder(embedded, additive_mask, output_attentions, output_hidden_states)
+        packing = self.training and self.skip_padding_in_training
+        layout = layers.training_layout(attention_mask, additive_mask, packing)  # see layers.TokenLayout
+        hidden, all_hidden, all_attentions = self.encoder(embedded, additive_mask, output_attentions, output_hidden_states, layout)
         pooled = self.pooler_activation(self.pooler(hidden[:, 0])) if self.pooler is not None else None  # (batch, hidden)
         out = BaseModelOutputWithPooling(
             last_hidden_state=hidden, pooler_output=pooled, hidden_states=all_hidden, attentions=all_attentions
@@ -398,6 +407,7 @@ class AlbertForQuestionAnswering(AlbertPreTrainedModel):
     def __init__(self, config: AlbertConfig):
         super().__init__(config)
         self.albert = AlbertModel(config, add_pooling_layer=False)
+        self.albert.skip_padding_in_training = False  # the span loss softmaxes over padding positions too
         self.qa_outputs = nn.Linear(config.hidden_size, config.num_labels)  # start and end scores (num_labels = 2)
         self.post_init()
 

@@ -121,17 +121,17 @@ class BertSelfAttention(nn.Module):
         self.dropout_prob = config.attention_probs_dropout_prob
         self.pattern_hook = layers.HookPoint()  # sees (batch, heads, q, k) probabilities on the eager path
 
-    def forward(self, hidden: torch.Tensor, additive_mask, output_attentions: bool):
-        q = layers.split_heads(self.query(hidden), self.num_heads)  # (batch, heads, seq, head_dim)
-        k = layers.split_heads(self.key(hidden), self.num_heads)
-        v = layers.split_heads(self.value(hidden), self.num_heads)
+    def forward(self, hidden: torch.Tensor, additive_mask, output_attentions: bool, layout: layers.TokenLayout):
+        q = layers.split_heads(layout.unpack(self.query(hidden)), self.num_heads)  # (batch, heads, seq, head_dim)
+        k = layers.split_heads(layout.unpack(self.key(hidden)), self.num_heads)
+        v = layers.split_heads(layout.unpack(self.value(hidden)), self.num_heads)
         context, weights = layers.attention(
             q, k, v, additive_mask,
             dropout=self.dropout_prob if self.training else 0.0,
             return_weights=output_attentions,
             pattern_hook=self.pattern_hook,
         )
-        return layers.merge_heads(context), weights  # (batch, seq, hidden), (batch, heads, seq, seq)
+        return layout.pack(layers.merge_heads(context)), weights  # like hidden, (batch, heads, seq, seq)
 
 
 class BertResidualOutput(nn.Module):
@@ -153,8 +153,8 @@ class BertAttention(nn.Module):
         self.self = BertSelfAttention(config)
         self.output = BertResidualOutput(config.hidden_size, config)
 
-    def forward(self, hidden, additive_mask, output_attentions):
-        context, weights = self.self(hidden, additive_mask, output_attentions)
+    def forward(self, hidden, additive_mask, output_attentions, layout):
+        context, weights = self.self(hidden, additive_mask, output_attentions, layout)
         return self.output(context, hidden), weights
 
 
@@ -175,8 +175,9 @@ class BertLayer(nn.Module):
         self.intermediate = BertIntermediate(config)
         self.output = BertResidualOutput(config.intermediate_size, config)
 
-    def forward(self, hidden, additive_mask, output_attentions):
-        attended, weights = self.attention(hidden, additive_mask, output_attentions)
+    def forward(self, hidden, additive_mask, output_attentions, layout):
+        """hidden: (batch, seq, hidden), or (tokens, hidden) when ``layout`` packs the real tokens."""
+        attended, weights = self.attention(hidden, additive_mask, output_attentions, layout)
         return self.output(self.intermediate(attended), attended), weights
 
 
@@ -185,16 +186,18 @@ class BertEncoder(nn.Module):
         super().__init__()
         self.layer = nn.ModuleList(BertLayer(config) for _ in range(config.num_hidden_layers))
 
-    def forward(self, hidden, additive_mask, output_attentions=False, output_hidden_states=False):
+    def forward(self, hidden, additive_mask, output_attentions, output_hidden_states, layout: layers.TokenLayout):
+        """hidden: (batch, seq, hidden). The layers run on ``layout.pack(hidden)``; the results are unpacked."""
         all_hidden = (hidden,) if output_hidden_states else None
         all_attentions = () if output_attentions else None
+        hidden = layout.pack(hidden)  # (tokens, hidden) when packing, else unchanged
         for block in self.layer:
-            hidden, weights = block(hidden, additive_mask, output_attentions)
+            hidden, weights = block(hidden, additive_mask, output_attentions, layout)
             if output_hidden_states:
-                all_hidden += (hidden,)
+                all_hidden += (layout.unpack(hidden),)
             if output_attentions:
                 all_attentions += (weights,)
-        return hidden, all_hidden, all_attentions
+        return layout.unpack(hidden), all_hidden, all_attentions
 
 
 class BertPooler(nn.Module):
@@ -221,6 +224,9 @@ class BertModel(BertPreTrainedModel):
     """Embeddings + encoder (+ pooler). Returns ``last_hidden_state`` (batch, seq, hidden)."""
 
     embeddings_class = BertEmbeddings
+    # While training, the per-token layers skip padding positions (layers.training_layout). Heads
+    # whose loss reads those positions (question answering) turn this off.
+    skip_padding_in_training = True
 
     def __init__(self, config: BertConfig, add_pooling_layer: bool = True):
         if getattr(config, "is_decoder", False) or getattr(config, "add_cross_attention", False):
@@ -257,7 +263,9 @@ class BertModel(BertPreTrainedModel):
 
         hidden = self.embed(input_ids, token_type_ids, position_ids, inputs_embeds)  # (batch, seq, hidden)
         additive_mask = layers.padding_mask(attention_mask, hidden.dtype)  # (batch, 1, 1, seq) or None
-        hidden, all_hidden, all_attentions = self.encoder(hidden, additive_mask, output_attentions, output_hidden_states)
+        packing = self.training and self.skip_padding_in_training
+        layout = layers.training_layout(attention_mask, additive_mask, packing)  # see layers.TokenLayout
+        hidden, all_hidden, all_attentions = self.encoder(hidden, additive_mask, output_attentions, output_hidden_states, layout)
         pooled = self.pooler(hidden) if self.pooler is not None else None
         out = BaseModelOutputWithPooling(
             last_hidden_state=hidden, pooler_output=pooled, hidden_states=all_hidden, attentions=all_attentions
@@ -373,6 +381,7 @@ class BertForQuestionAnswering(BertTaskModel):
     def __init__(self, config: BertConfig):
         super().__init__(config)
         self.bert = BertModel(config, add_pooling_layer=False)
+        self.bert.skip_padding_in_training = False  # the span loss softmaxes over padding positions too
         self.qa_outputs = nn.Linear(config.hidden_size, config.num_labels)  # start and end scores (num_labels = 2)
         self.post_init()
 

@@ -144,17 +144,17 @@ class DistilBertSelfAttention(nn.Module):
         self.dropout_prob = config.attention_dropout
         self.pattern_hook = layers.HookPoint()  # sees (batch, heads, q, k) probabilities on the eager path
 
-    def forward(self, hidden: torch.Tensor, additive_mask, output_attentions: bool):
-        q = layers.split_heads(self.q_lin(hidden), self.n_heads)  # (batch, heads, seq, head_dim)
-        k = layers.split_heads(self.k_lin(hidden), self.n_heads)
-        v = layers.split_heads(self.v_lin(hidden), self.n_heads)
+    def forward(self, hidden: torch.Tensor, additive_mask, output_attentions: bool, layout: layers.TokenLayout):
+        q = layers.split_heads(layout.unpack(self.q_lin(hidden)), self.n_heads)  # (batch, heads, seq, head_dim)
+        k = layers.split_heads(layout.unpack(self.k_lin(hidden)), self.n_heads)
+        v = layers.split_heads(layout.unpack(self.v_lin(hidden)), self.n_heads)
         context, weights = layers.attention(
             q, k, v, additive_mask,
             dropout=self.dropout_prob if self.training else 0.0,
             return_weights=output_attentions,
             pattern_hook=self.pattern_hook,
         )
-        return self.out_lin(layers.merge_heads(context)), weights  # (batch, seq, dim), (batch, heads, seq, seq)
+        return self.out_lin(layout.pack(layers.merge_heads(context))), weights  # like hidden, (batch, heads, seq, seq)
 
 
 class FFN(nn.Module):
@@ -177,8 +177,9 @@ class TransformerBlock(nn.Module):
         self.ffn = FFN(config)
         self.output_layer_norm = nn.LayerNorm(config.dim, eps=LAYER_NORM_EPS)
 
-    def forward(self, hidden, additive_mask, output_attentions):
-        attended, weights = self.attention(hidden, additive_mask, output_attentions)
+    def forward(self, hidden, additive_mask, output_attentions, layout):
+        """hidden: (batch, seq, dim), or (tokens, dim) when ``layout`` packs the real tokens."""
+        attended, weights = self.attention(hidden, additive_mask, output_attentions, layout)
         attended = self.sa_layer_norm(attended + hidden)  # post-norm residual, as in BERT
         return self.output_layer_norm(self.ffn(attended) + attended), weights
 
@@ -188,16 +189,18 @@ class Transformer(nn.Module):
         super().__init__()
         self.layer = nn.ModuleList(TransformerBlock(config) for _ in range(config.n_layers))
 
-    def forward(self, hidden, additive_mask, output_attentions=False, output_hidden_states=False):
+    def forward(self, hidden, additive_mask, output_attentions, output_hidden_states, layout: layers.TokenLayout):
+        """hidden: (batch, seq, dim). The blocks run on ``layout.pack(hidden)``; the results are unpacked."""
         all_hidden = (hidden,) if output_hidden_states else None  # embeddings first, then each block's output
         all_attentions = () if output_attentions else None
+        hidden = layout.pack(hidden)  # (tokens, dim) when packing, else unchanged
         for block in self.layer:
-            hidden, weights = block(hidden, additive_mask, output_attentions)
+            hidden, weights = block(hidden, additive_mask, output_attentions, layout)
             if output_hidden_states:
-                all_hidden += (hidden,)
+                all_hidden += (layout.unpack(hidden),)
             if output_attentions:
                 all_attentions += (weights,)
-        return hidden, all_hidden, all_attentions
+        return layout.unpack(hidden), all_hidden, all_attentions
 
 
 # ------------------------------------------------------------------------------------------------
@@ -218,6 +221,10 @@ class DistilBertPreTrainedModel(PreTrainedModel):
 
 class DistilBertModel(DistilBertPreTrainedModel):
     """Embeddings + transformer. Returns ``last_hidden_state`` (batch, seq, dim); no pooler."""
+
+    # While training, the per-token layers skip padding positions (layers.training_layout). Heads
+    # whose loss reads those positions (question answering) turn this off.
+    skip_padding_in_training = True
 
     def __init__(self, config: DistilBertConfig):
         super().__init__(config)
@@ -248,7 +255,9 @@ class DistilBertModel(DistilBertPreTrainedModel):
 
         hidden = self.embeddings(input_ids, inputs_embeds, position_ids)  # (batch, seq, dim)
         additive_mask = layers.padding_mask(attention_mask, hidden.dtype)  # (batch, 1, 1, seq) or None
-        hidden, all_hidden, all_attentions = self.transformer(hidden, additive_mask, output_attentions, output_hidden_states)
+        packing = self.training and self.skip_padding_in_training
+        layout = layers.training_layout(attention_mask, additive_mask, packing)  # see layers.TokenLayout
+        hidden, all_hidden, all_attentions = self.transformer(hidden, additive_mask, output_attentions, output_hidden_states, layout)
         out = BaseModelOutput(last_hidden_state=hidden, hidden_states=all_hidden, attentions=all_attentions)
         return self.format_output(out, return_dict)
 
@@ -335,6 +344,7 @@ class DistilBertForQuestionAnswering(DistilBertTaskModel):
                 f"(got {config.num_labels}); leave num_labels unset for question answering."
             )
         self.distilbert = DistilBertModel(config)
+        self.distilbert.skip_padding_in_training = False  # the span loss softmaxes over padding positions too
         self.qa_outputs = nn.Linear(config.dim, config.num_labels)  # start and end scores
         self.dropout = nn.Dropout(config.qa_dropout)
         self.post_init()

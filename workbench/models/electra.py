@@ -227,6 +227,7 @@ class ElectraForTokenClassification(ElectraTaskModel):
 class ElectraForQuestionAnswering(ElectraTaskModel):
     def __init__(self, config: ElectraConfig):
         super().__init__(config)
+        self.electra.skip_padding_in_training = False  # the span loss softmaxes over padding positions too
         self.qa_outputs = nn.Linear(config.hidden_size, config.num_labels)  # start and end scores (num_labels = 2)
         self.post_init()
 
@@ -263,6 +264,8 @@ class ElectraForMultipleChoice(ElectraTaskModel):
     def __init__(self, config: ElectraConfig):
         super().__init__(config)
         self.sequence_summary = ElectraSequenceSummary(config)
+        if self.sequence_summary.summary_type != "first":
+            self.electra.skip_padding_in_training = False  # "mean" and "last" read padding positions too
         self.classifier = nn.Linear(config.hidden_size, 1)  # one score per (question, choice) pair
         self.post_init()
 
