@@ -62,6 +62,21 @@ def test_encoder_on_gpu_matches_reference(tmp_path):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
 
 
+def test_training_step_skipping_padding_on_gpu_matches_reference(tmp_path):
+    # In training mode the encoder packs the real tokens (layers.TokenLayout); dropout off, so the numbers compare.
+    values = dict(BERT, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    ref, ours = _reference_pair("BertForSequenceClassification", values, tmp_path, "BertConfig")
+    ref.train(), ours.train()
+    batch = _on_cuda({**padded_batch(vocab_size=99), "labels": torch.tensor([0, 1, 0])})
+    expected, got = ref(**batch), ours(**batch)
+    torch.testing.assert_close(got.loss, expected.loss, atol=1e-5, rtol=1e-4)
+    expected.loss.backward()
+    got.loss.backward()
+    reference_grads = dict(ref.named_parameters())
+    for name, parameter in ours.named_parameters():
+        torch.testing.assert_close(parameter.grad, reference_grads[name].grad, atol=1e-5, rtol=1e-3)
+
+
 def test_bf16_on_gpu_stays_close(tmp_path):
     _, ours = _reference_pair("BertModel", BERT, tmp_path, "BertConfig")
     batch = _on_cuda(padded_batch(vocab_size=99))

@@ -154,3 +154,10 @@ def test_training_layout_packs_only_padded_training_batches():
     full = torch.ones(1, 3, dtype=torch.long)
     assert layers.training_layout(full, layers.padding_mask(full, torch.float32), packing=True).index is None
     assert layers.training_layout(None, None, packing=True).index is None
+
+
+def test_base_model_switch_turns_packing_off():
+    model = workbench.BertForSequenceClassification(workbench.BertConfig(**CONFIGS["bert"]().to_dict())).train()
+    assert model.base_model is model.bert
+    model.base_model.skip_padding_in_training = False
+    assert rows_seen_by_first_query(model, labelled_batch("ForSequenceClassification", "bert")) == (3, 9, 32)

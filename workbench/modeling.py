@@ -423,8 +423,13 @@ class PreTrainedModel(nn.Module):
     def _init_weights(self, module: nn.Module) -> None:
         layers.init_weights(module, getattr(self.config, "initializer_range", 0.02))
 
+    @property
+    def base_model(self) -> nn.Module:
+        """The bare model inside a task model (``model.bert``); the model itself when it is the bare one."""
+        return getattr(self, self.base_model_prefix, self)
+
     def get_input_embeddings(self) -> nn.Module:
-        base = getattr(self, self.base_model_prefix, self)
+        base = self.base_model
         if base is self:
             raise NotImplementedError(f"{type(self).__name__} does not define get_input_embeddings")
         return base.get_input_embeddings()

@@ -246,7 +246,7 @@ class RobertaForTokenClassification(RobertaTaskModel):
 class RobertaForQuestionAnswering(RobertaTaskModel):
     def __init__(self, config: RobertaConfig):
         super().__init__(config)
-        getattr(self, self.base_model_prefix).skip_padding_in_training = False  # the span loss softmaxes over padding positions too
+        self.base_model.skip_padding_in_training = False  # the span loss softmaxes over padding positions too
         self.qa_outputs = nn.Linear(config.hidden_size, config.num_labels)  # start and end scores (num_labels = 2)
         self.post_init()
 
