@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from tests.reference_v4 import run_v4, v4_unavailable
 from workbench.pipelines import PipelineModelError, UnknownTaskError, check_task, pipeline
 
 REPO = Path(__file__).resolve().parents[1]
-TOKENIZERS = REPO.parent / "shared" / "data" / "tokenizers"
+TOKENIZERS = Path(os.environ["WORKBENCH_DATA_DIR"]) / "tokenizers"  # set by tests/conftest.py
 TOL = 1e-4
 
 NER_LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
