@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+import torch.utils.checkpoint
 from torch import nn
 
 from . import hub, layers
@@ -392,6 +393,44 @@ class _BinFile:
         return _TensorInfo(self.state[key].shape, self.state[key].dtype)
 
 
+class GradientCheckpointingLayer(nn.Module):
+    """A transformer block whose activations can be recomputed in the backward pass instead of stored.
+
+    ``model.gradient_checkpointing_enable()`` turns this on for every block of a model. While training, a
+    checkpointed block keeps only its inputs in the forward pass and runs once more in the backward pass to
+    rebuild what the gradients need (``torch.utils.checkpoint``). The random state is restored for that
+    second run, so dropout draws the same masks and the gradients are the ones computed without
+    checkpointing. The trade: the activations of one block at a time instead of all of them, for about one
+    more forward pass of compute.
+    """
+
+    gradient_checkpointing = False
+    checkpoint_options: dict = {}  # extra arguments of torch.utils.checkpoint.checkpoint, e.g. use_reentrant
+
+    def __call__(self, *args, **kwargs):
+        if self.gradient_checkpointing and self.training and torch.is_grad_enabled():
+            options = {"use_reentrant": False, **self.checkpoint_options}
+            return torch.utils.checkpoint.checkpoint(super().__call__, *args, **options, **kwargs)
+        return super().__call__(*args, **kwargs)
+
+
+def checkpointing_use_cache(module: nn.Module, use_cache: bool, past_key_values) -> bool:
+    """A decoder's ``use_cache``, turned off while its checkpointed blocks train.
+
+    Those blocks run twice (forward, then again in the backward pass), so they would write a KV cache twice.
+    """
+    checkpointing = module.training and torch.is_grad_enabled() and any(
+        isinstance(m, GradientCheckpointingLayer) and m.gradient_checkpointing for m in module.modules())
+    if not checkpointing:
+        return use_cache
+    if past_key_values is not None:
+        raise ValueError(
+            "past_key_values cannot be extended while training with gradient checkpointing (each block runs "
+            "twice). Call model.eval() to decode with a cache, or model.gradient_checkpointing_disable()."
+        )
+    return False
+
+
 class PreTrainedModel(nn.Module):
     """Base class of every model: config handling, weight init, tying, from/save_pretrained."""
 
@@ -422,6 +461,39 @@ class PreTrainedModel(nn.Module):
 
     def _init_weights(self, module: nn.Module) -> None:
         layers.init_weights(module, getattr(self.config, "initializer_range", 0.02))
+
+    # -- gradient checkpointing (see GradientCheckpointingLayer) -----------------------------------
+
+    @property
+    def supports_gradient_checkpointing(self) -> bool:
+        return any(isinstance(m, GradientCheckpointingLayer) for m in self.modules())
+
+    @property
+    def is_gradient_checkpointing(self) -> bool:
+        return any(isinstance(m, GradientCheckpointingLayer) and m.gradient_checkpointing for m in self.modules())
+
+    def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs: dict | None = None) -> None:
+        """Recompute each block's activations in the backward pass instead of keeping them (while training).
+
+        ``gradient_checkpointing_kwargs`` go to ``torch.utils.checkpoint.checkpoint``; the default is
+        ``{"use_reentrant": False}``. Decoders do not fill a KV cache while checkpointing in training.
+        """
+        blocks = [m for m in self.modules() if isinstance(m, GradientCheckpointingLayer)]
+        if not blocks:
+            raise ValueError(f"{type(self).__name__} has no transformer blocks to checkpoint.")
+        options = dict(gradient_checkpointing_kwargs or {})
+        unknown = set(options) - {"use_reentrant", "preserve_rng_state", "determinism_check", "debug"}
+        if unknown:
+            raise ValueError(f"Unknown gradient_checkpointing_kwargs {sorted(unknown)}; torch.utils.checkpoint.checkpoint "
+                             "takes use_reentrant, preserve_rng_state, determinism_check and debug.")
+        for block in blocks:
+            block.gradient_checkpointing = True
+            block.checkpoint_options = options
+
+    def gradient_checkpointing_disable(self) -> None:
+        for block in self.modules():
+            if isinstance(block, GradientCheckpointingLayer):
+                block.gradient_checkpointing = False
 
     @property
     def base_model(self) -> nn.Module:

@@ -140,6 +140,8 @@ class TrainingArguments:
     data_seed: int | None = None  # seed of the data order; default: seed
     bf16: bool = False  # bfloat16 autocast (works on CPU)
     fp16: bool = False  # float16 autocast, CUDA only
+    gradient_checkpointing: bool = False  # recompute activations in the backward pass: less memory, more compute
+    gradient_checkpointing_kwargs: dict | None = None  # for torch.utils.checkpoint, e.g. {"use_reentrant": False}
     use_cpu: bool = False
     dataloader_num_workers: int = 0
     dataloader_drop_last: bool = False
@@ -1465,6 +1467,11 @@ class Trainer:
             self.lr_scheduler = None  # a schedule we made last time was for that run's length: make a new one
             self._created_lr_scheduler = False
         self.create_optimizer_and_scheduler(max_steps)
+        if args.gradient_checkpointing:
+            if not hasattr(self.model, "gradient_checkpointing_enable"):
+                raise ValueError(f"gradient_checkpointing=True needs a workbench model; {type(self.model).__name__} "
+                                 "has no gradient_checkpointing_enable().")
+            self.model.gradient_checkpointing_enable(args.gradient_checkpointing_kwargs)
         model = self.model_wrapped = self._wrap_model()
 
         epochs_trained, steps_to_skip = 0, 0

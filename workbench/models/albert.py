@@ -33,6 +33,7 @@ from .. import layers
 from ..configuration import PretrainedConfig
 from ..modeling import (
     BaseModelOutputWithPooling,
+    GradientCheckpointingLayer,
     MaskedLMOutput,
     ModelOutput,
     MultipleChoiceModelOutput,
@@ -146,7 +147,7 @@ class AlbertAttention(nn.Module):
         return self.LayerNorm(hidden + projected), weights
 
 
-class AlbertLayer(nn.Module):
+class AlbertLayer(GradientCheckpointingLayer):
     def __init__(self, config: AlbertConfig):
         super().__init__()
         self.attention = AlbertAttention(config)

@@ -63,11 +63,13 @@ from ..generation import GenerationMixin
 from ..modeling import (
     BaseModelOutput,
     BaseModelOutputWithPastAndCrossAttentions,
+    GradientCheckpointingLayer,
     PreTrainedModel,
     Seq2SeqLMOutput,
     Seq2SeqModelOutput,
     Seq2SeqSequenceClassifierOutput,
     check_inputs,
+    checkpointing_use_cache,
     seq2seq_lm_loss,
     sequence_classification_loss,
     shift_tokens_right,
@@ -414,7 +416,7 @@ def residual(hidden: torch.Tensor, norm: nn.LayerNorm, sublayer, pre_layer_norm:
     return (hidden if pre_layer_norm else norm(hidden)), extra
 
 
-class BartEncoderLayer(nn.Module):
+class BartEncoderLayer(GradientCheckpointingLayer):
     def __init__(self, config: BartConfig, layer_idx: int):
         super().__init__()
         self.self_attn = BartAttention(config, config.encoder_attention_heads, layer_idx)
@@ -444,7 +446,7 @@ class BartEncoderLayer(nn.Module):
         return hidden, weights
 
 
-class BartDecoderLayer(nn.Module):
+class BartDecoderLayer(GradientCheckpointingLayer):
     def __init__(self, config: BartConfig, layer_idx: int):
         super().__init__()
         self.self_attn = BartAttention(config, config.decoder_attention_heads, layer_idx)
@@ -573,7 +575,7 @@ class BartDecoder(nn.Module):
         batch, seq = check_inputs(input_ids, inputs_embeds, None, name)
         output_attentions = config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
-        use_cache = config.use_cache if use_cache is None else use_cache
+        use_cache = checkpointing_use_cache(self, config.use_cache if use_cache is None else use_cache, past_key_values)
         cache = as_encoder_decoder_cache(past_key_values, len(self.layers), use_cache)
         past = cache.get_seq_length() if cache is not None else 0
         limit = position_limit(config)

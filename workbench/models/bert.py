@@ -22,6 +22,7 @@ from .. import layers
 from ..configuration import PretrainedConfig
 from ..modeling import (
     BaseModelOutputWithPooling,
+    GradientCheckpointingLayer,
     MaskedLMOutput,
     MultipleChoiceModelOutput,
     PreTrainedModel,
@@ -168,7 +169,7 @@ class BertIntermediate(nn.Module):
         return self.act(self.dense(hidden))  # (batch, seq, intermediate)
 
 
-class BertLayer(nn.Module):
+class BertLayer(GradientCheckpointingLayer):
     def __init__(self, config: BertConfig):
         super().__init__()
         self.attention = BertAttention(config)

@@ -26,6 +26,7 @@ from .. import layers
 from ..configuration import PretrainedConfig
 from ..modeling import (
     BaseModelOutput,
+    GradientCheckpointingLayer,
     MaskedLMOutput,
     MultipleChoiceModelOutput,
     PreTrainedModel,
@@ -169,7 +170,7 @@ class FFN(nn.Module):
         return self.dropout(self.lin2(self.activation(self.lin1(hidden))))  # (batch, seq, dim)
 
 
-class TransformerBlock(nn.Module):
+class TransformerBlock(GradientCheckpointingLayer):
     def __init__(self, config: DistilBertConfig):
         super().__init__()
         self.attention = DistilBertSelfAttention(config)

@@ -26,7 +26,14 @@ from .. import layers
 from ..cache import KVCache, as_cache, decoder_attention_mask, positions_from_mask
 from ..configuration import PretrainedConfig
 from ..generation import GenerationMixin
-from ..modeling import BaseModelOutputWithPast, CausalLMOutputWithPast, PreTrainedModel, check_inputs
+from ..modeling import (
+    BaseModelOutputWithPast,
+    CausalLMOutputWithPast,
+    GradientCheckpointingLayer,
+    PreTrainedModel,
+    check_inputs,
+    checkpointing_use_cache,
+)
 from .llama import causal_lm_loss, keep_logits
 
 
@@ -160,7 +167,7 @@ class GPT2MLP(nn.Module):
         return self.dropout(out) if self.training else out  # (dropout is skipped, not run as a no-op, in eval)
 
 
-class GPT2Block(nn.Module):
+class GPT2Block(GradientCheckpointingLayer):
     def __init__(self, config: GPT2Config, layer_idx: int):
         super().__init__()
         self.ln_1 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_epsilon)
@@ -235,8 +242,9 @@ class GPT2Model(GPT2PreTrainedModel):
         check_inputs(input_ids, inputs_embeds, config.n_positions, name)
         output_attentions = config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
-        use_cache = config.use_cache if use_cache is None else use_cache
-        kv = as_cache(past_key_values if past_key_values is not None else cache, len(self.h), use_cache)
+        past_key_values = past_key_values if past_key_values is not None else cache
+        use_cache = checkpointing_use_cache(self, config.use_cache if use_cache is None else use_cache, past_key_values)
+        kv = as_cache(past_key_values, len(self.h), use_cache)
         past = kv.length if kv is not None else 0
 
         if inputs_embeds is None:

@@ -30,7 +30,14 @@ from .. import layers
 from ..cache import KVCache, as_cache, decoder_attention_mask, positions_from_mask
 from ..configuration import PretrainedConfig
 from ..generation import GenerationMixin
-from ..modeling import BaseModelOutputWithPast, CausalLMOutputWithPast, PreTrainedModel, check_inputs
+from ..modeling import (
+    BaseModelOutputWithPast,
+    CausalLMOutputWithPast,
+    GradientCheckpointingLayer,
+    PreTrainedModel,
+    check_inputs,
+    checkpointing_use_cache,
+)
 
 ROPE_TYPES = ("default", "linear", "dynamic", "llama3")
 
@@ -383,7 +390,7 @@ class MixtralSparseMoeBlock(nn.Module):
         return out.reshape(batch, seq, width)
 
 
-class LlamaDecoderLayer(nn.Module):
+class LlamaDecoderLayer(GradientCheckpointingLayer):
     def __init__(self, config: LlamaConfig, layer_idx: int):
         super().__init__()
         self.self_attn = LlamaAttention(config, layer_idx)
@@ -453,8 +460,10 @@ class LlamaModel(LlamaPreTrainedModel):
         config = self.config
         output_attentions = config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        past_key_values = past_key_values if past_key_values is not None else cache
         use_cache = getattr(config, "use_cache", True) if use_cache is None else use_cache
-        kv = as_cache(past_key_values if past_key_values is not None else cache, len(self.layers), use_cache)
+        use_cache = checkpointing_use_cache(self, use_cache, past_key_values)
+        kv = as_cache(past_key_values, len(self.layers), use_cache)
         past = kv.length if kv is not None else 0
 
         hidden = self.embed_tokens(input_ids) if inputs_embeds is None else inputs_embeds  # (batch, seq, hidden)

@@ -54,10 +54,12 @@ from ..generation import GenerationMixin
 from ..modeling import (
     BaseModelOutput,
     BaseModelOutputWithPastAndCrossAttentions,
+    GradientCheckpointingLayer,
     PreTrainedModel,
     Seq2SeqLMOutput,
     Seq2SeqModelOutput,
     check_inputs,
+    checkpointing_use_cache,
     seq2seq_lm_loss,
     shift_tokens_right,
 )
@@ -390,7 +392,7 @@ class T5LayerFF(nn.Module):
         return hidden + self.dropout(self.DenseReluDense(self.layer_norm(hidden)))
 
 
-class T5Block(nn.Module):
+class T5Block(GradientCheckpointingLayer):
     """``layer``: [self-attention, (cross-attention in the decoder), feed-forward], each pre-norm + residual."""
 
     def __init__(self, config: T5Config, has_relative_attention_bias: bool, is_decoder: bool, layer_idx: int):
@@ -561,6 +563,7 @@ class T5EncoderDecoder(T5PreTrainedModel):
                                            output_attentions=output_attentions, output_hidden_states=output_hidden_states)
         elif not isinstance(encoder_outputs, BaseModelOutput):  # a tuple: (last_hidden_state, hidden_states?, attentions?)
             encoder_outputs = BaseModelOutput(*encoder_outputs)
+        use_cache = checkpointing_use_cache(self, use_cache, past_key_values)
         cache = as_encoder_decoder_cache(past_key_values, config.num_decoder_layers, use_cache)
         decoder_outputs = self.decoder(
             input_ids=decoder_input_ids, attention_mask=decoder_attention_mask, inputs_embeds=decoder_inputs_embeds,
