@@ -5,6 +5,7 @@ import torch
 
 from workbench import (
     DataCollatorForLanguageModeling,
+    DataCollatorForMultipleChoice,
     DataCollatorForSeq2Seq,
     DataCollatorForTokenClassification,
     DataCollatorWithPadding,
@@ -75,6 +76,40 @@ def test_token_classification_matches_reference(ref_tokenizer):
     ref = transformers.DataCollatorForTokenClassification(ref_tokenizer)(rows)
     ours = DataCollatorForTokenClassification(ref_tokenizer)(rows)
     assert_batches_equal(ours, dict(ref))
+
+
+def multiple_choice_features(tok):
+    """Two questions with 3 choices each, tokenized as (question, choice) pairs and regrouped per question."""
+    questions = ["Who directed the film?", "What is the plot like?"]
+    choices = [["Wallace", "a studio", "nobody at all, it seems"], ["thin", "gripping from start to end", "absent"]]
+    rows = []
+    for label, (question, options) in enumerate(zip(questions, choices)):
+        encoded = tok([question] * len(options), options)
+        rows.append({**{key: list(values) for key, values in encoded.items()}, "label": label})
+    return rows
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"pad_to_multiple_of": 8}, {"padding": "max_length", "max_length": 24}])
+def test_multiple_choice_matches_reference(ref_tokenizer, kwargs):
+    import transformers
+
+    rows = multiple_choice_features(ref_tokenizer)
+    ref = transformers.DataCollatorForMultipleChoice(ref_tokenizer, **kwargs)(rows)
+    ours = DataCollatorForMultipleChoice(ref_tokenizer, **kwargs)(rows)
+    assert ours["input_ids"].shape[:2] == (2, 3)
+    assert_batches_equal(ours, dict(ref))
+
+
+def test_multiple_choice_errors(ref_tokenizer):
+    collator = DataCollatorForMultipleChoice(ref_tokenizer)
+    rows = multiple_choice_features(ref_tokenizer)
+    with pytest.raises(ValueError, match="one list of token ids per choice"):
+        collator([{"input_ids": [1, 2, 3], "label": 0}])
+    uneven = [rows[0], {**rows[1], "input_ids": rows[1]["input_ids"][:2]}]
+    with pytest.raises(ValueError, match="same number of choices"):
+        collator(uneven)
+    with pytest.raises(ValueError, match="no 'input_ids'"):
+        collator([{"label": 0}])
 
 
 def test_causal_lm_matches_reference(ref_tokenizer):

@@ -44,6 +44,7 @@ _LAZY = {
     "DefaultDataCollator": "data_collator",
     "DataCollatorWithPadding": "data_collator",
     "DataCollatorForTokenClassification": "data_collator",
+    "DataCollatorForMultipleChoice": "data_collator",
     "DataCollatorForLanguageModeling": "data_collator",
     "DataCollatorForSeq2Seq": "data_collator",
     "AutoModelForSequenceClassification": "models.auto",

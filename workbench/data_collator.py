@@ -7,6 +7,8 @@ The names and behaviour are the reference's:
 - ``DataCollatorWithPadding``: pad ``input_ids``, ``attention_mask``, ``token_type_ids`` ... to the
   longest example of the batch (dynamic padding), on the tokenizer's ``padding_side``.
 - ``DataCollatorForTokenClassification``: the same, and pads per-token ``labels`` with -100.
+- ``DataCollatorForMultipleChoice``: pads every choice of every example to one length and returns
+  ``(batch, num_choices, seq)`` tensors.
 - ``DataCollatorForLanguageModeling``: masked-LM masking (``mlm=True``: 15% of tokens, of which
   80% become [MASK], 10% a random token, 10% stay) or causal-LM labels (``mlm=False``).
 - ``DataCollatorForSeq2Seq``: pads inputs, pads ``labels`` with -100, and builds
@@ -241,6 +243,49 @@ class DataCollatorForTokenClassification:
             raise ValueError(f"An example has {too_long[0]} labels but only {length} tokens; give one label per token "
                              "(use -100 for special tokens and sub-words).")
         batch["labels"] = torch.tensor(_pad_rows(labels, length, self.label_pad_token_id, side), dtype=torch.long)
+        return batch
+
+
+@dataclass
+class DataCollatorForMultipleChoice:
+    """Pad all choices of all examples to one length: ``(batch, num_choices, seq)`` tensors and ``labels``.
+
+    Each example holds one token list per choice under each sequence key (``input_ids``: ``[[...], [...]]``),
+    as a tokenizer gives for (first part, choice) pairs regrouped by the number of choices, and the index of
+    the right choice under ``label`` or ``labels``.
+    """
+
+    tokenizer: Any
+    padding: Any = True
+    max_length: int | None = None
+    pad_to_multiple_of: int | None = None
+    return_tensors: str = "pt"
+
+    def __post_init__(self):
+        _check_return_tensors(self.return_tensors)
+
+    def __call__(self, features: list[Any]) -> dict[str, torch.Tensor]:
+        features = [_as_dict(f) for f in _check_features(features, type(self).__name__)]
+        keys = [key for key in _SEQUENCE_KEYS if key in features[0]]
+        if "input_ids" not in keys:
+            raise ValueError(f"The examples have no 'input_ids' (they have {sorted(features[0])}); tokenize each "
+                             "(first part, choice) pair and group the results by example.")
+        first_choices = features[0]["input_ids"]
+        if not first_choices or not isinstance(first_choices[0], (list, tuple, torch.Tensor, np.ndarray)):
+            raise ValueError("DataCollatorForMultipleChoice needs one list of token ids per choice: input_ids of "
+                             "[[choice 1 ids], [choice 2 ids], ...] in each example.")
+        num_choices = len(first_choices)
+        for i, feature in enumerate(features):
+            counts = {key: len(feature[key]) for key in keys}
+            if set(counts.values()) != {num_choices}:
+                raise ValueError(f"Example {i} has {counts} choices; example 0 has {num_choices}. Every example "
+                                 "needs the same number of choices in every key.")
+        flat = [{key: feature[key][choice] for key in keys} for feature in features for choice in range(num_choices)]
+        batch = pad_features(flat, self.tokenizer, self.padding, self.max_length, self.pad_to_multiple_of)
+        batch = {key: value.view(len(features), num_choices, -1) for key, value in batch.items()}  # (batch, choices, seq)
+        label_key = next((key for key in ("label", "labels") if key in features[0]), None)
+        if label_key is not None:
+            batch["labels"] = torch.tensor([int(feature[label_key]) for feature in features], dtype=torch.long)
         return batch
 
 
