@@ -47,6 +47,8 @@ _LAZY = {
     "DataCollatorForMultipleChoice": "data_collator",
     "DataCollatorForLanguageModeling": "data_collator",
     "DataCollatorForSeq2Seq": "data_collator",
+    "Seq2SeqTrainer": "trainer_seq2seq",
+    "Seq2SeqTrainingArguments": "trainer_seq2seq",
     "AutoModelForSequenceClassification": "models.auto",
     "AutoModelForTokenClassification": "models.auto",
     "AutoModelForQuestionAnswering": "models.auto",
