@@ -246,23 +246,13 @@ class DataCollatorForTokenClassification:
         return batch
 
 
-@dataclass
-class DataCollatorForMultipleChoice:
+class DataCollatorForMultipleChoice(DataCollatorWithPadding):
     """Pad all choices of all examples to one length: ``(batch, num_choices, seq)`` tensors and ``labels``.
 
     Each example holds one token list per choice under each sequence key (``input_ids``: ``[[...], [...]]``),
     as a tokenizer gives for (first part, choice) pairs regrouped by the number of choices, and the index of
-    the right choice under ``label`` or ``labels``.
+    the right choice under ``label`` or ``labels``. The settings are DataCollatorWithPadding's.
     """
-
-    tokenizer: Any
-    padding: Any = True
-    max_length: int | None = None
-    pad_to_multiple_of: int | None = None
-    return_tensors: str = "pt"
-
-    def __post_init__(self):
-        _check_return_tensors(self.return_tensors)
 
     def __call__(self, features: list[Any]) -> dict[str, torch.Tensor]:
         features = [_as_dict(f) for f in _check_features(features, type(self).__name__)]
