@@ -81,9 +81,10 @@ class TokenLayout:
 def training_layout(attention_mask: torch.Tensor | None, additive_mask: torch.Tensor | None, packing: bool) -> TokenLayout:
     """Pack the real tokens when ``packing`` (the model is training) and the batch has padding; else keep it.
 
-    While training, nothing reads the padding positions: the losses skip them (labels -100) and the
-    poolers read real tokens. At inference the encoders compute the padding positions as the
-    reference does, so that every output, padding positions included, matches it.
+    While training, nothing should read the padding positions: the losses skip them (labels -100), and
+    the poolers read the first token, a real one with right padding (a left-padded batch would give
+    them zeros here, the reference values computed for padding). At inference the encoders compute the
+    padding positions as the reference does, so that every output, padding positions included, matches it.
     """
     return TokenLayout(attention_mask if packing and additive_mask is not None else None)
 
