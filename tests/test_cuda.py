@@ -77,6 +77,24 @@ def test_training_step_skipping_padding_on_gpu_matches_reference(tmp_path):
         torch.testing.assert_close(parameter.grad, reference_grads[name].grad, atol=1e-5, rtol=1e-3)
 
 
+def test_gradient_checkpointing_on_gpu_gives_the_same_gradients():
+    # Dropout on: the checkpoint replays the CUDA random state, so the recomputed masks are the same.
+    model = workbench.BertForSequenceClassification(workbench.BertConfig(**BERT)).to(CUDA).train()
+    batch = _on_cuda({**padded_batch(vocab_size=99), "labels": torch.tensor([0, 1, 0])})
+
+    def gradients():
+        torch.manual_seed(5)
+        model.zero_grad()
+        model(**batch).loss.backward()
+        return {name: p.grad.clone() for name, p in model.named_parameters()}
+
+    plain = gradients()
+    model.gradient_checkpointing_enable()
+    checkpointed = gradients()
+    for name, grad in plain.items():
+        torch.testing.assert_close(checkpointed[name], grad, atol=1e-6, rtol=1e-5)
+
+
 def test_bf16_on_gpu_stays_close(tmp_path):
     _, ours = _reference_pair("BertModel", BERT, tmp_path, "BertConfig")
     batch = _on_cuda(padded_batch(vocab_size=99))
