@@ -17,6 +17,7 @@ import jinja2
 import numpy as np
 import pytest
 import torch
+from tokenizers import Tokenizer
 
 import workbench
 from workbench import hub
@@ -694,3 +695,62 @@ def test_byt5_config_errors(tmp_path):
     (folder / "config.json").write_text("{}")
     with pytest.raises(OSError, match="naming ByT5Tokenizer"):
         AutoTokenizer.from_pretrained(folder)
+
+
+def shakespeare_batches(lines: int = 2000, batch: int = 250) -> list[list[str]]:
+    text = (_tokenizer_data().parent / "text" / "tinyshakespeare.txt").read_text(encoding="utf-8")
+    kept = [line for line in text.splitlines() if line.strip()][:lines]
+    return [kept[i:i + batch] for i in range(0, len(kept), batch)]
+
+
+
+def without_vocabulary(tokenizer) -> dict:
+    """The backend's tokenizer.json without the learned vocabulary (and merges)."""
+    spec = json.loads(tokenizer.backend_tokenizer.to_str())
+    for key in ("vocab", "merges"):
+        spec["model"].pop(key, None)
+    spec.pop("padding"), spec.pop("truncation")  # per-call settings
+    return spec
+
+
+def test_train_new_from_iterator_matches_reference(pair):
+    # The tokenizers trainers break ties between equally good merges in no fixed order (the reference's own
+    # vocabulary changes from run to run at the margin), so the learned entries are compared as sets,
+    # allowing a few; everything else (pipeline, special tokens and their ids, template) must be equal.
+    ours, theirs = pair
+    new_ours = ours.train_new_from_iterator(shakespeare_batches(), vocab_size=600)
+    new_theirs = theirs.train_new_from_iterator(shakespeare_batches(), vocab_size=600)
+    assert without_vocabulary(new_ours) == without_vocabulary(new_theirs)
+    assert len(new_ours) == len(new_theirs) < len(ours)
+    assert new_ours.all_special_ids == new_theirs.all_special_ids
+    learned_ours, learned_theirs = set(new_ours.get_vocab()), set(new_theirs.get_vocab())
+    assert len(learned_ours ^ learned_theirs) <= 0.02 * len(learned_theirs), learned_ours ^ learned_theirs
+    speech = "First Citizen: Before we proceed any further, hear me speak."
+    special_ours = [i for i in new_ours(speech, "What say you?")["input_ids"] if i in new_ours.all_special_ids]
+    special_theirs = [i for i in new_theirs(speech, "What say you?")["input_ids"] if i in new_theirs.all_special_ids]
+    assert special_ours == special_theirs  # the same template around a pair
+    assert new_ours.decode(new_ours(speech)["input_ids"], skip_special_tokens=True).lower().replace(" ", "") == \
+        speech.lower().replace(" ", "")
+
+
+def test_train_new_from_iterator_renames_and_adds_special_tokens(tmp_path):
+    ours = AutoTokenizer.from_pretrained(MINILM)
+    new = ours.train_new_from_iterator(shakespeare_batches(400), vocab_size=300, new_special_tokens=["<speaker>"],
+                                       special_tokens_map={"[CLS]": "<cls>"})
+    assert new.cls_token == "<cls>" and "<speaker>" in new.additional_special_tokens
+    ids = new("hear me <speaker> speak")["input_ids"]
+    assert ids[0] == new.convert_tokens_to_ids("<cls>") and new.convert_tokens_to_ids("<speaker>") in ids
+    new.save_pretrained(tmp_path)
+    assert transformers.AutoTokenizer.from_pretrained(tmp_path)("hear me <speaker> speak")["input_ids"] == ids
+
+
+
+def test_train_new_from_iterator_needs_the_template_tokens():
+    # A backend whose special tokens lack [SEP], which its template still names: the new vocabulary has no
+    # [SEP] to put into the template, and the error says so.
+    ours = AutoTokenizer.from_pretrained(MINILM)
+    spec = json.loads(ours.backend_tokenizer.to_str())
+    spec["added_tokens"] = [token for token in spec["added_tokens"] if token["content"] != "[SEP]"]
+    without_sep = type(ours)(tokenizer_object=Tokenizer.from_str(json.dumps(spec)), **{**ours._config(), "sep_token": None})
+    with pytest.raises(ValueError, match=r"uses '\[SEP\]', which the new vocabulary lacks"):
+        without_sep.train_new_from_iterator(shakespeare_batches(400), vocab_size=300)

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-from tokenizers import AddedToken, Encoding, Tokenizer, decoders, normalizers, pre_tokenizers, processors
+from tokenizers import AddedToken, Encoding, Tokenizer, decoders, normalizers, pre_tokenizers, processors, trainers
 from tokenizers.models import BPE, Unigram, WordPiece
 
 from .hub import CheckpointNotFoundError, atomic_write_text, pop_hub_kwargs, resolve_file
@@ -457,6 +457,44 @@ def _token_str(value) -> str | None:
 # ----------------------------------------------------------------------------------------------------
 # 4. The tokenizer
 # ----------------------------------------------------------------------------------------------------
+
+
+_TRAINERS = {"BPE": trainers.BpeTrainer, "WordPiece": trainers.WordPieceTrainer,
+             "Unigram": trainers.UnigramTrainer, "WordLevel": trainers.WordLevelTrainer}
+
+
+def _is_byte_level(pre_tokenizer: dict | None) -> bool:
+    """Is a tokenizer.json pre-tokenizer (or one inside a Sequence) ByteLevel?"""
+    if pre_tokenizer is None:
+        return False
+    if pre_tokenizer["type"] == "Sequence":
+        return any(_is_byte_level(part) for part in pre_tokenizer["pretokenizers"])
+    return pre_tokenizer["type"] == "ByteLevel"
+
+
+def _remap_template(post_processor: dict, rename: dict[str, str], backend: Tokenizer) -> dict:
+    """A tokenizer.json post-processor with its special tokens renamed and their ids looked up in ``backend``."""
+
+    def token_id(token: str) -> int:
+        found = backend.token_to_id(token)
+        if found is None:
+            raise ValueError(f"The template uses {token!r}, which the new vocabulary lacks; keep it a special token.")
+        return found
+
+    processor = dict(post_processor)
+    if processor["type"] == "Sequence":
+        processor["processors"] = [_remap_template(part, rename, backend) for part in processor["processors"]]
+    for key in ("cls", "sep"):  # BertProcessing, RobertaProcessing: [token, id]
+        if key in processor:
+            token = rename.get(processor[key][0], processor[key][0])
+            processor[key] = [token, token_id(token)]
+    if "special_tokens" in processor:  # TemplateProcessing: {name: {"id", "ids", "tokens"}}
+        remapped = {}
+        for name, entry in processor["special_tokens"].items():
+            tokens = [rename.get(token, token) for token in entry["tokens"]]
+            remapped[name] = {**entry, "tokens": tokens, "ids": [token_id(token) for token in tokens]}
+        processor["special_tokens"] = remapped
+    return processor
 
 
 class PreTrainedTokenizerFast:
@@ -1033,26 +1071,13 @@ class PreTrainedTokenizerFast:
 
     # ---- saving -------------------------------------------------------------------------------------
 
-    def save_pretrained(self, save_directory: str | os.PathLike) -> tuple[str, ...]:
-        """Write tokenizer.json, tokenizer_config.json and special_tokens_map.json into ``save_directory``
-        (each file atomically), loadable here and by the reference's ``AutoTokenizer``."""
-        folder = Path(save_directory)
-        if folder.is_file():
-            raise ValueError(f"{folder} is a file; save_pretrained needs a folder.")
-        folder.mkdir(parents=True, exist_ok=True)
-        backend = json.loads(self._tokenizer.to_str())
-        backend["padding"] = backend["truncation"] = None  # per-call settings, not part of the tokenizer
-
+    def _config(self) -> dict[str, Any]:
+        """The settings tokenizer_config.json holds (but the added tokens' ids)."""
         config = {
             "tokenizer_class": self.tokenizer_class or "PreTrainedTokenizerFast",
             **self.init_kwargs,
             **self.special_tokens_map,
             "additional_special_tokens": self.additional_special_tokens,
-            "added_tokens_decoder": {
-                str(index): {"content": token.content, "lstrip": token.lstrip, "normalized": token.normalized,
-                             "rstrip": token.rstrip, "single_word": token.single_word, "special": token.special}
-                for index, token in self.added_tokens_decoder.items()
-            },
             "model_max_length": self.model_max_length,
             "padding_side": self.padding_side,
             "truncation_side": self.truncation_side,
@@ -1063,6 +1088,81 @@ class PreTrainedTokenizerFast:
             config["chat_template"] = [{"name": name, "template": text} for name, text in self.chat_template.items()]
         elif self.chat_template is not None:
             config["chat_template"] = self.chat_template
+        return config
+
+    def train_new_from_iterator(self, text_iterator, vocab_size: int, length: int | None = None,
+                                new_special_tokens: list[str | AddedToken] | None = None,
+                                special_tokens_map: dict[str, str] | None = None, **kwargs) -> PreTrainedTokenizerFast:
+        """A new tokenizer with this one's pipeline, and a vocabulary learned from ``text_iterator``.
+
+        The normalizer, pre-tokenizer, model type (BPE, WordPiece, Unigram, WordLevel), decoder, special
+        tokens and template stay; the vocabulary (``vocab_size`` entries, special tokens included) is
+        trained from scratch with the ``tokenizers`` trainer of that model type. ``text_iterator`` yields
+        texts or batches (lists) of texts; ``length`` is their count, for the progress display.
+        ``new_special_tokens`` adds special tokens; ``special_tokens_map`` renames old ones
+        (``{"[CLS]": "<cls>"}``); other keywords go to the trainer (``min_frequency=2``, ...).
+        """
+        rename = dict(special_tokens_map or {})
+        spec = json.loads(self._tokenizer.to_str())
+        added_tokens, post_processor = spec.pop("added_tokens"), spec.pop("post_processor")
+        model = spec["model"]
+        kind = model["type"]
+        options: dict[str, Any] = {}
+        if kind == "BPE":
+            model["vocab"], model["merges"] = {}, []
+            for key in ("continuing_subword_prefix", "end_of_word_suffix"):
+                if model.get(key) is not None:
+                    options[key] = model[key]
+        elif kind == "Unigram":
+            if model.get("unk_id") is not None:
+                unk_token = model["vocab"][model["unk_id"]][0]
+                options["unk_token"] = unk_token = rename.get(unk_token, unk_token)
+                model["unk_id"], model["vocab"] = 0, [[unk_token, 0.0]]
+        else:  # WordPiece, WordLevel
+            model["vocab"] = {}
+        if model.get("unk_token") in rename:
+            model["unk_token"] = rename[model["unk_token"]]
+        if _is_byte_level(spec.get("pre_tokenizer")):
+            options["initial_alphabet"] = pre_tokenizers.ByteLevel.alphabet()  # every byte, seen or not
+        options.update(kwargs)
+
+        # Special tokens keep their settings; a Unigram model also keeps its other added tokens.
+        special_tokens = [
+            AddedToken(**{**{k: v for k, v in token.items() if k not in ("id", "special")},
+                          "content": rename.get(token["content"], token["content"])}, special=True)
+            for token in added_tokens if token["special"] or kind == "Unigram"
+        ]
+        special_tokens += list(new_special_tokens or [])
+        backend = Tokenizer.from_str(json.dumps(spec))
+        trainer = _TRAINERS[kind](vocab_size=vocab_size, special_tokens=special_tokens, **options)
+        backend.train_from_iterator(text_iterator, trainer=trainer, length=length)
+        if post_processor is not None:  # the template names its tokens by id: look them up again
+            trained = json.loads(backend.to_str())
+            trained["post_processor"] = _remap_template(post_processor, rename, backend)
+            backend = Tokenizer.from_str(json.dumps(trained))
+
+        config = self._config()
+        for name, token in self.special_tokens_map.items():
+            config[name] = rename.get(token, token)
+        new_names = [token.content if isinstance(token, AddedToken) else token for token in new_special_tokens or []]
+        config["additional_special_tokens"] = [rename.get(t, t) for t in self.additional_special_tokens] + new_names
+        return type(self)(tokenizer_object=backend, name_or_path=self.name_or_path, **config)
+
+    def save_pretrained(self, save_directory: str | os.PathLike) -> tuple[str, ...]:
+        """Write tokenizer.json, tokenizer_config.json and special_tokens_map.json into ``save_directory``
+        (each file atomically), loadable here and by the reference's ``AutoTokenizer``."""
+        folder = Path(save_directory)
+        if folder.is_file():
+            raise ValueError(f"{folder} is a file; save_pretrained needs a folder.")
+        folder.mkdir(parents=True, exist_ok=True)
+        backend = json.loads(self._tokenizer.to_str())
+        backend["padding"] = backend["truncation"] = None  # per-call settings, not part of the tokenizer
+        config = self._config()
+        config["added_tokens_decoder"] = {
+            str(index): {"content": token.content, "lstrip": token.lstrip, "normalized": token.normalized,
+                         "rstrip": token.rstrip, "single_word": token.single_word, "special": token.special}
+            for index, token in self.added_tokens_decoder.items()
+        }
         special_tokens_map = {**self.special_tokens_map, "additional_special_tokens": self.additional_special_tokens}
 
         written = []
