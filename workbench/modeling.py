@@ -482,10 +482,10 @@ class PreTrainedModel(nn.Module):
         if not blocks:
             raise ValueError(f"{type(self).__name__} has no transformer blocks to checkpoint.")
         options = dict(gradient_checkpointing_kwargs or {})
-        unknown = set(options) - {"use_reentrant", "preserve_rng_state", "determinism_check", "debug"}
+        unknown = set(options) - {"use_reentrant", "preserve_rng_state", "context_fn", "determinism_check", "debug"}
         if unknown:
             raise ValueError(f"Unknown gradient_checkpointing_kwargs {sorted(unknown)}; torch.utils.checkpoint.checkpoint "
-                             "takes use_reentrant, preserve_rng_state, determinism_check and debug.")
+                             "takes use_reentrant, preserve_rng_state, context_fn, determinism_check and debug.")
         for block in blocks:
             block.gradient_checkpointing = True
             block.checkpoint_options = options
