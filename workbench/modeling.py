@@ -414,13 +414,17 @@ class GradientCheckpointingLayer(nn.Module):
         return super().__call__(*args, **kwargs)
 
 
+def checkpointable_blocks(module: nn.Module) -> list[GradientCheckpointingLayer]:
+    return [m for m in module.modules() if isinstance(m, GradientCheckpointingLayer)]
+
+
 def checkpointing_use_cache(module: nn.Module, use_cache: bool, past_key_values) -> bool:
     """A decoder's ``use_cache``, turned off while its checkpointed blocks train.
 
     Those blocks run twice (forward, then again in the backward pass), so they would write a KV cache twice.
     """
     checkpointing = module.training and torch.is_grad_enabled() and any(
-        isinstance(m, GradientCheckpointingLayer) and m.gradient_checkpointing for m in module.modules())
+        block.gradient_checkpointing for block in checkpointable_blocks(module))
     if not checkpointing:
         return use_cache
     if past_key_values is not None:
@@ -466,11 +470,11 @@ class PreTrainedModel(nn.Module):
 
     @property
     def supports_gradient_checkpointing(self) -> bool:
-        return any(isinstance(m, GradientCheckpointingLayer) for m in self.modules())
+        return bool(checkpointable_blocks(self))
 
     @property
     def is_gradient_checkpointing(self) -> bool:
-        return any(isinstance(m, GradientCheckpointingLayer) and m.gradient_checkpointing for m in self.modules())
+        return any(block.gradient_checkpointing for block in checkpointable_blocks(self))
 
     def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs: dict | None = None) -> None:
         """Recompute each block's activations in the backward pass instead of keeping them (while training).
@@ -478,7 +482,7 @@ class PreTrainedModel(nn.Module):
         ``gradient_checkpointing_kwargs`` go to ``torch.utils.checkpoint.checkpoint``; the default is
         ``{"use_reentrant": False}``. Decoders do not fill a KV cache while checkpointing in training.
         """
-        blocks = [m for m in self.modules() if isinstance(m, GradientCheckpointingLayer)]
+        blocks = checkpointable_blocks(self)
         if not blocks:
             raise ValueError(f"{type(self).__name__} has no transformer blocks to checkpoint.")
         options = dict(gradient_checkpointing_kwargs or {})
@@ -491,9 +495,8 @@ class PreTrainedModel(nn.Module):
             block.checkpoint_options = options
 
     def gradient_checkpointing_disable(self) -> None:
-        for block in self.modules():
-            if isinstance(block, GradientCheckpointingLayer):
-                block.gradient_checkpointing = False
+        for block in checkpointable_blocks(self):
+            block.gradient_checkpointing = False
 
     @property
     def base_model(self) -> nn.Module:

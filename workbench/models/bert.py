@@ -319,7 +319,7 @@ class BertTaskModel(BertPreTrainedModel):
     """Shared plumbing of the task heads: run the bare model, keep its hidden states and attentions."""
 
     def run_base(self, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, output_attentions, output_hidden_states):
-        return getattr(self, self.base_model_prefix)(
+        return self.base_model(
             input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
             position_ids=position_ids, inputs_embeds=inputs_embeds,
             output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True,
