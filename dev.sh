@@ -13,18 +13,21 @@ cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
 TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
-export WORKBENCH_DATA_DIR=${WORKBENCH_DATA_DIR:-$(cd .. && pwd)/shared/data}
+# The data sets ship in ./data; WORKBENCH_DATA_DIR may point at another copy.
 
 setup() {
-  local extras=$1 stamp="$VENV/.installed-$1"
+  local extras=$1 stamp="$VENV/.installed-$1" log="$VENV/install.log"
   if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
   fi
   if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet "$TORCH_SPEC"
-    "$VENV/bin/python" -m pip install --quiet -e ".$extras"
-    "$VENV/bin/python" -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (workbench)" >/dev/null
+    echo "== setting up $VENV: $TORCH_SPEC and the workbench's dependencies$([ -n "$extras" ] && echo " with $extras") (pip's log: $log)"
+    {
+      "$VENV/bin/python" -m pip install --upgrade pip &&
+      "$VENV/bin/python" -m pip install "$TORCH_SPEC" &&
+      "$VENV/bin/python" -m pip install -e ".$extras" &&
+      "$VENV/bin/python" -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (workbench)"
+    } > "$log" 2>&1 || { tail -n 30 "$log"; echo "error: the installation failed; the whole log is in $log" >&2; exit 1; }
     # Offline classrooms: JupyterLab must not ask to fetch news or check for updates.
     mkdir -p "$VENV/share/jupyter/lab/settings"
     echo '{"@jupyterlab/apputils-extension:notification": {"checkForUpdates": false, "fetchNews": "false"}}' \
@@ -47,13 +50,20 @@ case "${1:-}" in
     shift
     export HF_HUB_OFFLINE=1
     export MPLBACKEND=Agg
-    start=$(date +%s)
-    "$VENV/bin/python" -m pytest tests -q -p no:cacheprovider "$@"
+    reports=.cache/test-reports
+    rm -rf "$reports" && mkdir -p "$reports"
     notebook_dirs=$(for d in tutorials notebooks; do ls "$d"/*.ipynb >/dev/null 2>&1 && echo "$d"; done)
+    start=$(date +%s)
+    echo "== 1/3 lint: ruff check and ruff format --check (line length 120)"
+    "$VENV/bin/ruff" check --quiet . && "$VENV/bin/ruff" format --check --quiet .
+    echo "== 2/3 pytest: $(ls tests/test_*.py | wc -l) test files (library, parity with the reference, real weights, widgets, demos)"
+    "$VENV/bin/python" -m pytest tests -q -p no:cacheprovider --junitxml="$reports/pytest.xml" "$@"
     if [ -n "$notebook_dirs" ]; then
-      "$VENV/bin/python" -m pytest --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg -q -p no:cacheprovider $notebook_dirs
+      echo "== 3/3 notebooks: $(ls $notebook_dirs | grep -c ipynb) notebooks executed by nbval (a line per notebook)"
+      "$VENV/bin/python" -m pytest --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg -q -p no:cacheprovider -o console_output_style=classic \
+        --junitxml="$reports/notebooks.xml" $notebook_dirs
     fi
-    echo "dev.sh test: all suites passed in $(( $(date +%s) - start )) s"
+    "$VENV/bin/python" tools/test_summary.py "$reports" --total-seconds $(( $(date +%s) - start ))
     ;;
   *)
     echo "usage: bash dev.sh {lab|test|setup} [extra pytest or jupyter arguments]" >&2

@@ -4,7 +4,8 @@
     .venv/bin/python bench/encode.py --quick    # smoke run: 64 sentences, median of 2 (about a minute)
 
 Model: the packaged all-MiniLM-L6-v2. Sentences: the first N of rotten_tomatoes/train.tsv from
-$WORKBENCH_DATA_DIR (default ../shared/data next to the repository). Each timed variant runs once as warm-up, then the
+the data folder (``workbench.data``: the repository's data/, or $WORKBENCH_DATA_DIR). Each timed variant runs once
+as warm-up, then the
 variants take turns for --repeats rounds (the order reversed every other round), so that load from
 other processes hits all of them alike; the table shows medians, from the wall clock and from the
 process's CPU time (the steadier figure on a shared machine).
@@ -39,14 +40,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-DEFAULT_DATA_DIR = str(Path(__file__).resolve().parents[2] / "shared" / "data")
 REFERENCE_B = "reference: padding=True per batch, data order, fp32"
 
 
 def load_sentences(n: int) -> list[str]:
-    path = Path(os.environ.get("WORKBENCH_DATA_DIR") or DEFAULT_DATA_DIR) / "rotten_tomatoes" / "train.tsv"
-    if not path.is_file():
-        sys.exit(f"No {path}: set WORKBENCH_DATA_DIR to the folder that holds rotten_tomatoes/train.tsv.")
+    from workbench import data
+
+    path = data.path("rotten_tomatoes", "train.tsv")
     with open(path, encoding="utf-8", newline="") as f:
         rows = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
         header = next(rows)
@@ -112,22 +112,36 @@ def main() -> None:
     sentences = load_sentences(n)
     bs = args.batch_size
 
-    print(f"all-MiniLM-L6-v2 | {len(sentences)} sentences of rotten_tomatoes/train.tsv | batch {bs} | "
-          f"torch {torch.__version__}, transformers {transformers.__version__} (reference) | "
-          f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()} | median of {repeats}")
+    print(
+        f"all-MiniLM-L6-v2 | {len(sentences)} sentences of rotten_tomatoes/train.tsv | batch {bs} | "
+        f"torch {torch.__version__}, transformers {transformers.__version__} (reference) | "
+        f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()} | median of {repeats}"
+    )
 
     # ---- (a) equal shapes: the same padded tensors into both models ---------------------------------
-    batches = [] if args.only == "b" else [
-        dict(ref_tokenizer(sentences[i:i + bs], padding="max_length", truncation=True, max_length=args.pad_to,
-                           return_tensors="pt"))
-        for i in range(0, len(sentences), bs)
-    ]
+    batches = (
+        []
+        if args.only == "b"
+        else [
+            dict(
+                ref_tokenizer(
+                    sentences[i : i + bs],
+                    padding="max_length",
+                    truncation=True,
+                    max_length=args.pad_to,
+                    return_tensors="pt",
+                )
+            )
+            for i in range(0, len(sentences), bs)
+        ]
+    )
 
     def forward_all(model):
         def run():
             with torch.inference_mode():
                 for batch in batches:
                     model(**batch)
+
         return run
 
     n_s = len(sentences)
@@ -137,8 +151,11 @@ def main() -> None:
         for label, ref, ours in (("fp32", ref_fp32, ours_fp32), ("bf16", ref_bf16, ours_bf16)):
             t = race({"ref": forward_all(ref), "ours": forward_all(ours)}, repeats)
             (ref_wall, ref_cpu), (ours_wall, ours_cpu) = t["ref"], t["ours"]
-            print(f"  {label:<6} {n_s / ref_wall:>17.1f} {n_s / ours_wall:>17.1f} {ref_wall / ours_wall:>6.2f}x "
-                  f"{ref_cpu / ours_cpu:>14.2f}x", flush=True)
+            print(
+                f"  {label:<6} {n_s / ref_wall:>17.1f} {n_s / ours_wall:>17.1f} {ref_wall / ours_wall:>6.2f}x "
+                f"{ref_cpu / ours_cpu:>14.2f}x",
+                flush=True,
+            )
     if args.only == "a":
         return
 
@@ -147,9 +164,11 @@ def main() -> None:
         out = []
         with torch.inference_mode():
             for i in range(0, len(sentences), bs):
-                batch = ref_tokenizer(sentences[i:i + bs], padding=True, truncation=True, return_tensors="pt")
+                batch = ref_tokenizer(sentences[i : i + bs], padding=True, truncation=True, return_tensors="pt")
                 hidden = ref_fp32(**batch).last_hidden_state
-                out.append(torch.nn.functional.normalize(reference_mean_pooling(hidden, batch["attention_mask"]), dim=1))
+                out.append(
+                    torch.nn.functional.normalize(reference_mean_pooling(hidden, batch["attention_mask"]), dim=1)
+                )
         return torch.cat(out)
 
     variants_b = {
@@ -171,12 +190,17 @@ def main() -> None:
     print(f"  {'variant':<{width}} {'sent/s':>8} {'ratio':>7} {'CPU-time ratio':>15} {'min cos':>9} {'mean cos':>9}")
     for name, (wall, cpu) in t_b.items():
         cos = cosines[name]
-        print(f"  {name:<{width}} {n_s / wall:>8.1f} {base_wall / wall:>6.2f}x {base_cpu / cpu:>14.2f}x "
-              f"{cos.min().item():>9.6f} {cos.mean().item():>9.6f}")
-    print("\n  sent/s and ratio: wall clock (ratio = workbench over reference; > 1 means workbench is faster)."
-          "\n  CPU-time ratio: the same from process CPU time, steadier when other processes share the cores."
-          "\n  cos: cosine to the reference's fp32 embeddings (1.0 = identical direction)."
-          "\n  targets: (a) fp32 ratio >= 1.0x; (b) length-sorted bf16 ratio >= 3x with min cos >= 0.999.", flush=True)
+        print(
+            f"  {name:<{width}} {n_s / wall:>8.1f} {base_wall / wall:>6.2f}x {base_cpu / cpu:>14.2f}x "
+            f"{cos.min().item():>9.6f} {cos.mean().item():>9.6f}"
+        )
+    print(
+        "\n  sent/s and ratio: wall clock (ratio = workbench over reference; > 1 means workbench is faster)."
+        "\n  CPU-time ratio: the same from process CPU time, steadier when other processes share the cores."
+        "\n  cos: cosine to the reference's fp32 embeddings (1.0 = identical direction)."
+        "\n  targets: (a) fp32 ratio >= 1.0x; (b) length-sorted bf16 ratio >= 3x with min cos >= 0.999.",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -98,8 +98,9 @@ def build_models(folder: Path):
 
 def run(model, prompt, new_tokens):
     with torch.inference_mode():
-        return model.generate(prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=new_tokens,
-                              do_sample=False, pad_token_id=0)
+        return model.generate(
+            prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=new_tokens, do_sample=False, pad_token_id=0
+        )
 
 
 def main() -> None:
@@ -119,16 +120,26 @@ def main() -> None:
 
     import transformers
 
-    print(f"torch {torch.__version__}, transformers {transformers.__version__}, {platform.processor() or platform.machine()}, "
-          f"{torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f}")
-    print(f"GPT-2-124M shape, random weights; batch 1, {args.prompt_tokens}-token prompt, {args.new_tokens} new tokens, greedy")
+    print(
+        f"torch {torch.__version__}, transformers {transformers.__version__}, "
+        f"{platform.processor() or platform.machine()}, "
+        f"{torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"GPT-2-124M shape, random weights; batch 1, {args.prompt_tokens}-token prompt, "
+        f"{args.new_tokens} new tokens, greedy"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         ref, ours = build_models(Path(tmp))
-    prompt = torch.randint(0, 50257, (1, args.prompt_tokens), generator=torch.Generator().manual_seed(1)).to(args.device)
+    prompt = torch.randint(0, 50257, (1, args.prompt_tokens), generator=torch.Generator().manual_seed(1)).to(
+        args.device
+    )
     print(f"device {args.device}")
 
-    header = (f"{'dtype':<9} {'reference tok/s':>16} {'workbench tok/s':>16} {'ratio':>7}   "
-              f"{'peak RSS +MiB ref / ours':>25}   {'tracemalloc MiB ref / ours':>27}   same tokens")
+    header = (
+        f"{'dtype':<9} {'reference tok/s':>16} {'workbench tok/s':>16} {'ratio':>7}   "
+        f"{'peak RSS +MiB ref / ours':>25}   {'tracemalloc MiB ref / ours':>27}   same tokens"
+    )
     print()
     print(header, flush=True)
     for dtype_name in args.dtypes.split(","):
@@ -136,7 +147,10 @@ def main() -> None:
         ref.to(args.device, dtype)
         ours.to(args.device, dtype)
         out_ref, out_ours = run(ref, prompt, args.new_tokens), run(ours, prompt, args.new_tokens)  # warm-up
-        assert out_ref.shape == out_ours.shape == (1, args.prompt_tokens + args.new_tokens), (out_ref.shape, out_ours.shape)
+        assert out_ref.shape == out_ours.shape == (1, args.prompt_tokens + args.new_tokens), (
+            out_ref.shape,
+            out_ours.shape,
+        )
         same = torch.equal(out_ref, out_ours)
         if dtype == torch.float32 and not same:
             print("WARNING: fp32 outputs differ between reference and workbench")
@@ -158,11 +172,17 @@ def main() -> None:
             memory[name] = (rss.extra_mib, python_peak)
         speed = {name: args.new_tokens / statistics.median(t) for name, t in times.items()}
         ratio = speed["workbench"] / speed["reference"]
-        print(f"{dtype_name:<9} {speed['reference']:>16.1f} {speed['workbench']:>16.1f} {ratio:>6.2f}x   "
-              f"{memory['reference'][0]:>11.1f} / {memory['workbench'][0]:<11.1f}   "
-              f"{memory['reference'][1]:>13.2f} / {memory['workbench'][1]:<11.2f}   {same}", flush=True)
-        print("          seconds per run: " + "; ".join(
-            f"{name} {', '.join(f'{t:.2f}' for t in runs)}" for name, runs in times.items()), flush=True)
+        print(
+            f"{dtype_name:<9} {speed['reference']:>16.1f} {speed['workbench']:>16.1f} {ratio:>6.2f}x   "
+            f"{memory['reference'][0]:>11.1f} / {memory['workbench'][0]:<11.1f}   "
+            f"{memory['reference'][1]:>13.2f} / {memory['workbench'][1]:<11.2f}   {same}",
+            flush=True,
+        )
+        print(
+            "          seconds per run: "
+            + "; ".join(f"{name} {', '.join(f'{t:.2f}' for t in runs)}" for name, runs in times.items()),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ workbench vs the reference (the installed ``transformers``, same process, same w
 
     .venv/bin/python bench/pipelines.py [--n 1000] [--batch-size 32] [--repeats 2] [--threads N]
 
-Sentences: the first N of rotten_tomatoes/train.tsv in WORKBENCH_DATA_DIR (default ../shared/data next to the repository).
+Sentences: the first N of rotten_tomatoes/train.tsv in the data folder (``workbench.data``).
 Model: the real all-MiniLM-L6-v2 (a 6-layer BERT); text-classification adds a 2-label head (random, saved
 once to a temporary folder that both libraries load). Each configuration is timed ``repeats`` times,
 the two libraries taking turns, and the best time is kept. Rows:
@@ -35,7 +35,9 @@ import torch  # noqa: E402
 
 
 def load_sentences(n: int) -> list[str]:
-    data = Path(os.environ.get("WORKBENCH_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data")) / "rotten_tomatoes" / "train.tsv"
+    from workbench.data import path
+
+    data = path("rotten_tomatoes", "train.tsv")
     with open(data, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
     sentences = [row["sentence"] for row in rows[:n]]
@@ -84,9 +86,11 @@ def main() -> None:
     head.save_pretrained(cls_dir)
     workbench.AutoTokenizer.from_pretrained(minilm).save_pretrained(cls_dir)
 
-    print(f"{len(sentences)} sentences from rotten_tomatoes/train.tsv; model all-MiniLM-L6-v2; "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads; reference transformers "
-          f"{transformers.__version__}; best of {args.repeats}")
+    print(
+        f"{len(sentences)} sentences from rotten_tomatoes/train.tsv; model all-MiniLM-L6-v2; "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; reference transformers "
+        f"{transformers.__version__}; best of {args.repeats}"
+    )
     print(f"{'task':<20} {'setting':<16} {'reference s':>12} {'workbench s':>12} {'ratio':>7}")
 
     for task, folder in (("text-classification", cls_dir), ("feature-extraction", minilm)):
@@ -94,13 +98,15 @@ def main() -> None:
         ours = wb_pipeline(task, model=folder, progress_bar=False)
         check(task, ref(sentences[:64], batch_size=1), ours(sentences[:64]))
         ref(sentences[:32], batch_size=8), ours(sentences[:32])  # warm up both
-        settings = [("default", {}, {}), (f"batch_size={args.batch_size}", {"batch_size": args.batch_size},
-                                          {"batch_size": args.batch_size})]
+        settings = [
+            ("default", {}, {}),
+            (f"batch_size={args.batch_size}", {"batch_size": args.batch_size}, {"batch_size": args.batch_size}),
+        ]
         for name, ref_kwargs, our_kwargs in settings:
-            ref_time, our_time = best_times([lambda: ref(sentences, **ref_kwargs),
-                                             lambda: ours(sentences, **our_kwargs)], args.repeats)
-            print(f"{task:<20} {name:<16} {ref_time:>12.2f} {our_time:>12.2f} {ref_time / our_time:>6.2f}x",
-                  flush=True)
+            ref_time, our_time = best_times(
+                [lambda: ref(sentences, **ref_kwargs), lambda: ours(sentences, **our_kwargs)], args.repeats
+            )
+            print(f"{task:<20} {name:<16} {ref_time:>12.2f} {our_time:>12.2f} {ref_time / our_time:>6.2f}x", flush=True)
 
 
 def check(task: str, ref_out, our_out) -> None:

@@ -8,7 +8,7 @@
 Models: the shapes of t5-small (60M: 6+6 layers, 512 wide, relative positions, tied head) and bart-base
 (140M: 6+6 layers, 768 wide, learned positions), random weights (seed 0), built by the reference, saved,
 and loaded by workbench from that folder: identical tensors. Inputs: real English sentences from
-``translation/validation.src.txt`` in ``$WORKBENCH_DATA_DIR`` tokenized with the t5-small SentencePiece
+``translation/validation.src.txt`` in the data folder (``workbench.data``) tokenized with the t5-small SentencePiece
 model (ids above a model's vocabulary are folded into it), right-padded into a batch.
 
 Settings, each as a row: greedy at batch 1, greedy at batch 8 (padded sources), beam search (4 beams) at
@@ -41,22 +41,51 @@ sys.path.insert(0, str(REPO))
 import torch  # noqa: E402
 
 SHAPES = {
-    "t5-small": ("T5Config", "T5ForConditionalGeneration",
-                 dict(vocab_size=32128, d_model=512, d_kv=64, d_ff=2048, num_layers=6, num_heads=8,
-                      feed_forward_proj="relu", decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)),
-    "bart-base": ("BartConfig", "BartForConditionalGeneration",
-                  dict(vocab_size=50265, d_model=768, encoder_layers=6, decoder_layers=6, encoder_attention_heads=12,
-                       decoder_attention_heads=12, encoder_ffn_dim=3072, decoder_ffn_dim=3072,
-                       max_position_embeddings=1024, pad_token_id=1, bos_token_id=0, eos_token_id=2,
-                       decoder_start_token_id=2, forced_eos_token_id=None)),
+    "t5-small": (
+        "T5Config",
+        "T5ForConditionalGeneration",
+        dict(
+            vocab_size=32128,
+            d_model=512,
+            d_kv=64,
+            d_ff=2048,
+            num_layers=6,
+            num_heads=8,
+            feed_forward_proj="relu",
+            decoder_start_token_id=0,
+            pad_token_id=0,
+            eos_token_id=1,
+        ),
+    ),
+    "bart-base": (
+        "BartConfig",
+        "BartForConditionalGeneration",
+        dict(
+            vocab_size=50265,
+            d_model=768,
+            encoder_layers=6,
+            decoder_layers=6,
+            encoder_attention_heads=12,
+            decoder_attention_heads=12,
+            encoder_ffn_dim=3072,
+            decoder_ffn_dim=3072,
+            max_position_embeddings=1024,
+            pad_token_id=1,
+            bos_token_id=0,
+            eos_token_id=2,
+            decoder_start_token_id=2,
+            forced_eos_token_id=None,
+        ),
+    ),
 }
 SETTINGS = (("greedy", 1, 1), ("greedy", 8, 1), ("beam", 4, 4))  # (name, batch, beams)
 
 
 def source_batches(vocab_size: int, max_batch: int) -> tuple[torch.Tensor, torch.Tensor]:
     from workbench import AutoTokenizer
+    from workbench.data import data_dir
 
-    data = Path(os.environ.get("WORKBENCH_DATA_DIR", REPO.parent / "shared" / "data"))
+    data = data_dir()
     tokenizer = AutoTokenizer.from_pretrained(data / "tokenizers" / "t5-small")
     lines = (data / "translation" / "validation.src.txt").read_text(encoding="utf-8").splitlines()[:max_batch]
     enc = tokenizer(lines, padding=True, truncation=True, max_length=64, return_tensors="pt")
@@ -78,10 +107,21 @@ def build_models(name: str, folder: Path):
 
 def run(model, ids, mask, new_tokens: int, beams: int):
     with torch.inference_mode():
-        return model.generate(ids, attention_mask=mask, max_new_tokens=new_tokens, min_new_tokens=new_tokens,
-                              num_beams=beams, do_sample=False, eos_token_id=None, forced_eos_token_id=None,
-                              forced_bos_token_id=None, pad_token_id=0, no_repeat_ngram_size=0,
-                              length_penalty=1.0, early_stopping=False)
+        return model.generate(
+            ids,
+            attention_mask=mask,
+            max_new_tokens=new_tokens,
+            min_new_tokens=new_tokens,
+            num_beams=beams,
+            do_sample=False,
+            eos_token_id=None,
+            forced_eos_token_id=None,
+            forced_bos_token_id=None,
+            pad_token_id=0,
+            no_repeat_ngram_size=0,
+            length_penalty=1.0,
+            early_stopping=False,
+        )
 
 
 def main() -> None:
@@ -100,9 +140,11 @@ def main() -> None:
 
     import transformers
 
-    print(f"torch {torch.__version__}, transformers {transformers.__version__}, "
-          f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
-          f"load average {os.getloadavg()[0]:.1f}; device {args.device}; {args.new_tokens} new tokens per row, fp32")
+    print(
+        f"torch {torch.__version__}, transformers {transformers.__version__}, "
+        f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
+        f"load average {os.getloadavg()[0]:.1f}; device {args.device}; {args.new_tokens} new tokens per row, fp32"
+    )
     print(f"\n{'model':<10} {'setting':<16} {'reference tok/s':>16} {'workbench tok/s':>16} {'ratio':>7}   same tokens")
     for name in args.models.split(","):
         with tempfile.TemporaryDirectory() as tmp:
@@ -114,7 +156,10 @@ def main() -> None:
             ids, mask = all_ids[:batch], all_mask[:batch]
             keep = int(mask.sum(dim=1).max())  # drop columns that are padding in every row of this batch
             ids, mask = ids[:, :keep], mask[:, :keep]
-            out_ref, out_ours = run(ref, ids, mask, args.new_tokens, beams), run(ours, ids, mask, args.new_tokens, beams)
+            out_ref, out_ours = (
+                run(ref, ids, mask, args.new_tokens, beams),
+                run(ours, ids, mask, args.new_tokens, beams),
+            )
             same = out_ref.shape == out_ours.shape and torch.equal(out_ref, out_ours)
             times = {"reference": [], "workbench": []}
             for _ in range(args.repeats):
@@ -126,8 +171,11 @@ def main() -> None:
                     times[side].append(time.perf_counter() - start)
             speed = {side: batch * args.new_tokens / statistics.median(t) for side, t in times.items()}
             label = f"{setting} b{batch}" + (f" x{beams}" if beams > 1 else "")
-            print(f"{name:<10} {label:<16} {speed['reference']:>16.1f} {speed['workbench']:>16.1f} "
-                  f"{speed['workbench'] / speed['reference']:>6.2f}x   {same}", flush=True)
+            print(
+                f"{name:<10} {label:<16} {speed['reference']:>16.1f} {speed['workbench']:>16.1f} "
+                f"{speed['workbench'] / speed['reference']:>6.2f}x   {same}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 The command-line flags carry the names of the ``TrainingArguments`` fields they set, as in the
 Transformers example scripts (``run_glue.py``). By default it fine-tunes the packaged
-all-MiniLM-L6-v2 on Rotten Tomatoes from ``$WORKBENCH_DATA_DIR``:
+all-MiniLM-L6-v2 on Rotten Tomatoes from the data folder (``workbench.data``, ``$WORKBENCH_DATA_DIR``):
 
     python examples/train_text_classification.py --output_dir out --max_train_samples 256 --max_steps 20
 
@@ -21,34 +21,45 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import sys
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from workbench import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments
+from workbench import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments, data
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     g = p.add_argument_group("model and data")
     g.add_argument("--model_name_or_path", default=DEFAULT_MODEL, help="Hub id or local checkpoint folder")
-    g.add_argument("--train_file", default="$WORKBENCH_DATA_DIR/rotten_tomatoes/train.tsv",
-                   help="tsv with sentence and label columns")
-    g.add_argument("--validation_file", default="$WORKBENCH_DATA_DIR/rotten_tomatoes/validation.tsv",
-                   help="tsv with sentence and label columns; '' to skip evaluation")
+    g.add_argument(
+        "--train_file",
+        default="$WORKBENCH_DATA_DIR/rotten_tomatoes/train.tsv",
+        help="tsv with sentence and label columns",
+    )
+    g.add_argument(
+        "--validation_file",
+        default="$WORKBENCH_DATA_DIR/rotten_tomatoes/validation.tsv",
+        help="tsv with sentence and label columns; '' to skip evaluation",
+    )
     g.add_argument("--max_length", type=int, default=64, help="truncate sentences to this many tokens")
     g.add_argument("--max_train_samples", type=int, default=None, help="keep a shuffled subset of the training rows")
     g.add_argument("--max_eval_samples", type=int, default=None, help="keep the first N validation rows")
-    g.add_argument("--class_names", default=None,
-                   help="comma-separated names of labels 0, 1, ... (e.g. negative,positive), saved in config.json")
-    g.add_argument("--disable_dropout", action="store_true",
-                   help="set the dropout probabilities to 0 (makes DDP and one process give the same weights)")
+    g.add_argument(
+        "--class_names",
+        default=None,
+        help="comma-separated names of labels 0, 1, ... (e.g. negative,positive), saved in config.json",
+    )
+    g.add_argument(
+        "--disable_dropout",
+        action="store_true",
+        help="set the dropout probabilities to 0 (makes DDP and one process give the same weights)",
+    )
     t = p.add_argument_group("TrainingArguments")
     t.add_argument("--output_dir", required=True)
     t.add_argument("--num_train_epochs", type=float, default=1.0)
@@ -73,7 +84,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         if action.help is None:
             action.help = f"TrainingArguments.{action.dest}"
     args = p.parse_args(argv)
-    data_dir = os.environ.get("WORKBENCH_DATA_DIR", "../shared/data")
+    data_dir = str(data.data_dir())
     args.train_file = args.train_file.replace("$WORKBENCH_DATA_DIR", data_dir)
     args.validation_file = args.validation_file.replace("$WORKBENCH_DATA_DIR", data_dir)
     return args
@@ -101,15 +112,25 @@ def main(argv=None) -> dict:
 
     def encode(data, indices):
         enc = tokenizer([data["sentence"][i] for i in indices], truncation=True, max_length=a.max_length)
-        return [{"input_ids": enc["input_ids"][j], "attention_mask": enc["attention_mask"][j],
-                 **({"token_type_ids": enc["token_type_ids"][j]} if "token_type_ids" in enc else {}),
-                 "label": data["label"][i]} for j, i in enumerate(indices)]
+        return [
+            {
+                "input_ids": enc["input_ids"][j],
+                "attention_mask": enc["attention_mask"][j],
+                **({"token_type_ids": enc["token_type_ids"][j]} if "token_type_ids" in enc else {}),
+                "label": data["label"][i],
+            }
+            for j, i in enumerate(indices)
+        ]
 
     train_dataset = encode(train, order.tolist())
     eval_dataset = None
     if a.validation_file:
         validation = read_tsv(a.validation_file)
-        n = len(validation["label"]) if a.max_eval_samples is None else min(a.max_eval_samples, len(validation["label"]))
+        n = (
+            len(validation["label"])
+            if a.max_eval_samples is None
+            else min(a.max_eval_samples, len(validation["label"]))
+        )
         eval_dataset = encode(validation, list(range(n)))
     num_labels = len(set(train["label"]))
 
@@ -127,22 +148,39 @@ def main(argv=None) -> dict:
 
     # 3. the Trainer
     args = TrainingArguments(
-        output_dir=a.output_dir, num_train_epochs=a.num_train_epochs, max_steps=a.max_steps,
+        output_dir=a.output_dir,
+        num_train_epochs=a.num_train_epochs,
+        max_steps=a.max_steps,
         per_device_train_batch_size=a.per_device_train_batch_size,
         per_device_eval_batch_size=a.per_device_eval_batch_size,
-        gradient_accumulation_steps=a.gradient_accumulation_steps, learning_rate=a.learning_rate,
-        weight_decay=a.weight_decay, lr_scheduler_type=a.lr_scheduler_type, warmup_steps=a.warmup_steps,
-        logging_steps=a.logging_steps, eval_strategy=a.eval_strategy if eval_dataset is not None else "no",
-        eval_steps=a.eval_steps, save_strategy=a.save_strategy, save_steps=a.save_steps, seed=a.seed,
-        optim=a.optim, report_to=a.report_to, disable_tqdm=a.disable_tqdm,
+        gradient_accumulation_steps=a.gradient_accumulation_steps,
+        learning_rate=a.learning_rate,
+        weight_decay=a.weight_decay,
+        lr_scheduler_type=a.lr_scheduler_type,
+        warmup_steps=a.warmup_steps,
+        logging_steps=a.logging_steps,
+        eval_strategy=a.eval_strategy if eval_dataset is not None else "no",
+        eval_steps=a.eval_steps,
+        save_strategy=a.save_strategy,
+        save_steps=a.save_steps,
+        seed=a.seed,
+        optim=a.optim,
+        report_to=a.report_to,
+        disable_tqdm=a.disable_tqdm,
     )
 
     def compute_metrics(eval_pred):
         logits, labels = eval_pred
         return {"accuracy": float((logits.argmax(-1) == labels).mean())}
 
-    trainer = Trainer(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
-                      processing_class=tokenizer, compute_metrics=compute_metrics)
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset,
+        processing_class=tokenizer,
+        compute_metrics=compute_metrics,
+    )
 
     # 4. train, save, evaluate, report
     result = trainer.train()

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-os.environ.setdefault("WORKBENCH_DATA_DIR", str(REPO.parent / "shared" / "data"))
+os.environ.setdefault("WORKBENCH_DATA_DIR", str(REPO / "data"))  # the data sets shipped in the repository
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -35,7 +35,7 @@ VENV = REPO / ".cache" / "reference-v4-venv"
 REQUIREMENTS = ("transformers==4.37.2", "huggingface_hub<1.0", "tokenizers>=0.14,<0.19")
 _MARKER = "workbench-reference-v4.json"  # written last: a venv without it is incomplete
 
-_RUNNER = r'''
+_RUNNER = r"""
 import json, os, sys, warnings
 warnings.filterwarnings("ignore")
 import numpy as np, torch
@@ -75,7 +75,7 @@ for call in calls:
     except Exception as e:
         results.append({"__error__": f"{type(e).__name__}: {e}"})
 json.dump(results, sys.stdout)
-'''
+"""
 
 
 def _python() -> Path:
@@ -87,24 +87,48 @@ def _build() -> None:
     VENV.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=VENV.parent, prefix=".reference-v4-build-"))
     try:
-        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(staging)], check=True,
-                       capture_output=True, text=True)
+        subprocess.run(
+            [sys.executable, "-m", "venv", "--without-pip", str(staging)], check=True, capture_output=True, text=True
+        )
         purelib = Path(sysconfig.get_paths()["purelib"])  # the main venv's site-packages (torch, numpy, ...)
-        site = subprocess.run([str(staging / "bin" / "python"), "-c",
-                               "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                              check=True, capture_output=True, text=True).stdout.strip()
+        site = subprocess.run(
+            [str(staging / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         # After the venv's own site-packages: the venv's transformers 4.x shadows the main venv's 5.x.
         Path(site, "zz_main_venv.pth").write_text(f"{purelib}\n")
         result = subprocess.run(
-            [sys.executable, "-m", "pip", "--python", str(staging / "bin" / "python"), "install", "--no-input",
-             "--disable-pip-version-check", "--retries", "1", "--timeout", "30", "-q", *REQUIREMENTS],
-            capture_output=True, text=True, timeout=600,
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "--python",
+                str(staging / "bin" / "python"),
+                "install",
+                "--no-input",
+                "--disable-pip-version-check",
+                "--retries",
+                "1",
+                "--timeout",
+                "30",
+                "-q",
+                *REQUIREMENTS,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
         if result.returncode != 0:
             raise RuntimeError(f"pip could not install {' '.join(REQUIREMENTS)}: {result.stderr.strip()[-800:]}")
-        check = subprocess.run([str(staging / "bin" / "python"), "-c",
-                                "import transformers, torch; print(transformers.__version__)"],
-                               capture_output=True, text=True, timeout=300, env=_env())
+        check = subprocess.run(
+            [str(staging / "bin" / "python"), "-c", "import transformers, torch; print(transformers.__version__)"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=_env(),
+        )
         if check.returncode != 0 or not check.stdout.strip().startswith("4."):
             raise RuntimeError(f"the v4 venv does not import transformers 4.x: {check.stderr.strip()[-800:]}")
         (staging / _MARKER).write_text(json.dumps({"requirements": REQUIREMENTS, "version": check.stdout.strip()}))
@@ -118,9 +142,16 @@ def _build() -> None:
 
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_HUB_DISABLE_TELEMETRY="1",
-               HF_HOME=str(REPO / ".cache" / "reference-v4-hf-home"), TRANSFORMERS_VERBOSITY="error",
-               TOKENIZERS_PARALLELISM="false", PYTHONNOUSERSITE="1", OMP_NUM_THREADS="1")
+    env.update(
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        HF_HUB_DISABLE_TELEMETRY="1",
+        HF_HOME=str(REPO / ".cache" / "reference-v4-hf-home"),
+        TRANSFORMERS_VERBOSITY="error",
+        TOKENIZERS_PARALLELISM="false",
+        PYTHONNOUSERSITE="1",
+        OMP_NUM_THREADS="1",
+    )
     return env
 
 
@@ -137,8 +168,10 @@ def v4_unavailable() -> str | None:
             if not marker.is_file() or json.loads(marker.read_text()).get("requirements") != list(REQUIREMENTS):
                 _build()
         except Exception as e:  # no network for pip, no venv module, ...
-            return (f"the reference v4 environment ({VENV}) could not be built: {e}. It needs pip access to "
-                    f"PyPI for {', '.join(REQUIREMENTS)}.")
+            return (
+                f"the reference v4 environment ({VENV}) could not be built: {e}. It needs pip access to "
+                f"PyPI for {', '.join(REQUIREMENTS)}."
+            )
     return None
 
 
@@ -147,10 +180,19 @@ def run_v4(calls: list[dict], timeout: int = 900) -> list:
     reason = v4_unavailable()
     if reason:
         raise RuntimeError(reason)
-    calls = [{**c, "model": os.fspath(c["model"]),
-              "tokenizer": os.fspath(c["tokenizer"]) if c.get("tokenizer") else None} for c in calls]
-    result = subprocess.run([str(_python()), "-c", _RUNNER], input=json.dumps(calls), capture_output=True,
-                            text=True, timeout=timeout, env=_env(), cwd=tempfile.gettempdir())
+    calls = [
+        {**c, "model": os.fspath(c["model"]), "tokenizer": os.fspath(c["tokenizer"]) if c.get("tokenizer") else None}
+        for c in calls
+    ]
+    result = subprocess.run(
+        [str(_python()), "-c", _RUNNER],
+        input=json.dumps(calls),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=_env(),
+        cwd=tempfile.gettempdir(),
+    )
     if result.returncode != 0:
         raise RuntimeError(f"the v4 runner failed: {result.stderr.strip()[-2000:]}")
     return json.loads(result.stdout)

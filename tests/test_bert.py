@@ -3,8 +3,6 @@
 import pytest
 import torch
 import transformers
-
-import workbench
 from parity import (
     assert_fast_path_matches,
     assert_outputs_close,
@@ -14,13 +12,28 @@ from parity import (
     reference_model,
 )
 
-HEADS = ["BertModel", "BertForMaskedLM", "BertForSequenceClassification", "BertForTokenClassification",
-         "BertForQuestionAnswering", "BertForMultipleChoice"]
+import workbench
+
+HEADS = [
+    "BertModel",
+    "BertForMaskedLM",
+    "BertForSequenceClassification",
+    "BertForTokenClassification",
+    "BertForQuestionAnswering",
+    "BertForMultipleChoice",
+]
 
 
 def tiny_config(**overrides):
-    values = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                  intermediate_size=37, max_position_embeddings=64, num_labels=2)
+    values = dict(
+        vocab_size=99,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        max_position_embeddings=64,
+        num_labels=2,
+    )
     values.update(overrides)
     return transformers.BertConfig(**values)
 
@@ -62,7 +75,8 @@ def test_bare_checkpoint_into_task_model_reports_new_head(tmp_path, caplog):
     ref = reference_model("BertModel", tiny_config())
     ref.save_pretrained(tmp_path)
     model, info = workbench.AutoModelForSequenceClassification.from_pretrained(
-        tmp_path, num_labels=4, output_loading_info=True)
+        tmp_path, num_labels=4, output_loading_info=True
+    )
     assert isinstance(model, workbench.BertForSequenceClassification)
     assert sorted(info["missing_keys"]) == ["classifier.bias", "classifier.weight"]
     assert model.config.num_labels == 4 and model.classifier.weight.shape == (4, 32)

@@ -80,8 +80,10 @@ def _settings(folder: Path) -> None:
     """User settings: render every cell (no windowing), no news or update checks (offline)."""
     files = {
         "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
-        "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
-                                                                            "checkForUpdates": False},
+        "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+            "fetchNews": "false",
+            "checkForUpdates": False,
+        },
     }
     for name, content in files.items():
         target = folder / name
@@ -100,20 +102,40 @@ def jupyterlab(tmp_path_factory):
     _settings(root / "settings")
     env = dict(os.environ)
     env.update(_notebook_environment())
-    env.update({"PYTHONPATH": str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
-                "JUPYTERLAB_SETTINGS_DIR": str(root / "settings"),
-                "JUPYTERLAB_WORKSPACES_DIR": str(root / "workspaces"),
-                "JUPYTER_RUNTIME_DIR": str(root / "runtime")})
+    env.update(
+        {
+            "PYTHONPATH": str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
+            "JUPYTERLAB_SETTINGS_DIR": str(root / "settings"),
+            "JUPYTERLAB_WORKSPACES_DIR": str(root / "workspaces"),
+            "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
+        }
+    )
     for var in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
         env.pop(var, None)
     port = _free_port()
     log = open(root / "jupyterlab.log", "w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-         "--ServerApp.token=", "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
-         f"--ServerApp.root_dir={root}", "--LabApp.news_url=", "--LabApp.extension_manager=readonly"]
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "lab",
+            "--no-browser",
+            f"--port={port}",
+            "--ip=127.0.0.1",
+            "--ServerApp.token=",
+            "--ServerApp.password=",
+            "--ServerApp.disable_check_xsrf=True",
+            f"--ServerApp.root_dir={root}",
+            "--LabApp.news_url=",
+            "--LabApp.extension_manager=readonly",
+        ]
         + (["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),
-        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+        cwd=root,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 90
@@ -148,11 +170,13 @@ def test_widgets_render_in_jupyterlab(jupyterlab):
             def record(request):
                 if not request.url.startswith((jupyterlab, "data:", "blob:", "about:", "ws://127.0.0.1")):
                     outside.append(request.url)
+
             page.on("request", record)
             page.goto(f"{jupyterlab}/lab/tree/widgets.ipynb", wait_until="domcontentloaded")
             page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
-            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle'], "
-                                   ".jp-Toolbar-kernelStatus", timeout=60_000)
+            page.wait_for_selector(
+                ".jp-Notebook-ExecutionIndicator[data-status='idle'], .jp-Toolbar-kernelStatus", timeout=60_000
+            )
             page.wait_for_timeout(2000)  # let the kernel connect
             page.click("li.lm-MenuBar-item:has-text('Run')")
             page.click("li.lm-Menu-item:has-text('Run All Cells')")
@@ -186,8 +210,9 @@ def test_widgets_render_in_jupyterlab(jupyterlab):
 
             # a control round trip through the kernel: pick head 3, Python re-renders the view
             head.locator(".widget-dropdown:has(label:text-is('Head')) select").select_option(label="head 3")
-            page.wait_for_function("cell => cell.innerText.includes('Layer 2, head 3')", arg=head.element_handle(),
-                                   timeout=30_000)
+            page.wait_for_function(
+                "cell => cell.innerText.includes('Layer 2, head 3')", arg=head.element_handle(), timeout=30_000
+            )
             assert head.locator("svg.headview line").count() > 0
             head.screenshot(path=str(ARTIFACTS / "head_view_head3.png"))
 
@@ -208,8 +233,11 @@ def test_widgets_render_in_jupyterlab(jupyterlab):
             generation.scroll_into_view_if_needed()
             before = generation.locator(".wbgen .text").inner_text()
             generation.locator(".widget-button", has_text="%").first.click()
-            page.wait_for_function("([cell, before]) => cell.querySelector('.wbgen .text').innerText !== before",
-                                   arg=[generation.element_handle(), before], timeout=30_000)
+            page.wait_for_function(
+                "([cell, before]) => cell.querySelector('.wbgen .text').innerText !== before",
+                arg=[generation.element_handle(), before],
+                timeout=30_000,
+            )
             generation.screenshot(path=str(ARTIFACTS / "generation_branch.png"))
         finally:
             browser.close()

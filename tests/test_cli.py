@@ -7,7 +7,9 @@ from workbench import cli
 
 
 def test_import_is_light():
-    code = "import sys, workbench; print(sorted(m for m in ('torch', 'tokenizers', 'transformers') if m in sys.modules))"
+    code = (
+        "import sys, workbench; print(sorted(m for m in ('torch', 'tokenizers', 'transformers') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -20,7 +22,9 @@ def test_help_lists_subcommands(capsys):
 
 
 def test_console_script_help():
-    out = subprocess.run([sys.executable, "-m", "workbench", "--help"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "workbench", "--help"], capture_output=True, text=True, check=True
+    ).stdout
     assert "usage: workbench" in out
 
 

@@ -43,10 +43,30 @@ def _on_cuda(batch: dict) -> dict:
 
 BERT = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37)
 GPT2 = dict(vocab_size=99, n_positions=64, n_embd=32, n_layer=2, n_head=4, bos_token_id=1, eos_token_id=2)
-T5 = dict(vocab_size=99, d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4, feed_forward_proj="gated-gelu",
-          tie_word_embeddings=False, decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
-BART = dict(vocab_size=99, d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
-            decoder_attention_heads=4, encoder_ffn_dim=37, decoder_ffn_dim=37, max_position_embeddings=64)
+T5 = dict(
+    vocab_size=99,
+    d_model=32,
+    d_kv=8,
+    d_ff=37,
+    num_layers=2,
+    num_heads=4,
+    feed_forward_proj="gated-gelu",
+    tie_word_embeddings=False,
+    decoder_start_token_id=0,
+    pad_token_id=0,
+    eos_token_id=1,
+)
+BART = dict(
+    vocab_size=99,
+    d_model=32,
+    encoder_layers=2,
+    decoder_layers=2,
+    encoder_attention_heads=4,
+    decoder_attention_heads=4,
+    encoder_ffn_dim=37,
+    decoder_ffn_dim=37,
+    max_position_embeddings=64,
+)
 
 
 def test_encoder_on_gpu_matches_reference(tmp_path):
@@ -141,9 +161,9 @@ def test_sampling_on_gpu_is_seeded(tmp_path):
 
 
 def test_pipeline_on_device(tmp_path):
-    from tests.test_pipelines import _tiny_bert, _tiny_t5
+    from tiny_checkpoints import tiny_bert, tiny_t5
 
-    folder = _tiny_bert(tmp_path / "cls", "ForSequenceClassification", ["NEGATIVE", "POSITIVE"])
+    folder = tiny_bert(tmp_path / "cls", "ForSequenceClassification", ["NEGATIVE", "POSITIVE"])
     texts = ["a fine film", "a dull, overlong film that never ends", "ok"]
     on_cpu = workbench.pipeline("text-classification", model=folder)(texts)
     gpu_pipe = workbench.pipeline("text-classification", model=folder, device=0)
@@ -152,7 +172,7 @@ def test_pipeline_on_device(tmp_path):
     assert [r["label"] for r in on_gpu] == [r["label"] for r in on_cpu]
     for a, b in zip(on_gpu, on_cpu):
         assert abs(a["score"] - b["score"]) < 1e-4
-    t5 = _tiny_t5(tmp_path / "t5")
+    t5 = tiny_t5(tmp_path / "t5")
     cpu_text = workbench.pipeline("text2text-generation", model=t5)(texts, max_new_tokens=6)
     gpu_text = workbench.pipeline("text2text-generation", model=t5, device="cuda")(texts, max_new_tokens=6)
     assert gpu_text == cpu_text
@@ -165,9 +185,17 @@ def test_trainer_on_gpu_in_bf16(tmp_path):
     rows = [{"input_ids": torch.randint(3, 99, (12,), generator=g).tolist(), "label": i % 2} for i in range(64)]
     for row in rows:  # a learnable rule: the label is whether token 7 appears first
         row["input_ids"][0] = 7 if row["label"] else 8
-    args = workbench.TrainingArguments(output_dir=str(tmp_path / "out"), num_train_epochs=8, per_device_train_batch_size=16,
-                                       learning_rate=3e-3, bf16=True, save_strategy="no", report_to="none",
-                                       disable_tqdm=True, logging_steps=4)
+    args = workbench.TrainingArguments(
+        output_dir=str(tmp_path / "out"),
+        num_train_epochs=8,
+        per_device_train_batch_size=16,
+        learning_rate=3e-3,
+        bf16=True,
+        save_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+        logging_steps=4,
+    )
     trainer = workbench.Trainer(model=model, args=args, train_dataset=rows)
     assert args.device.type == "cuda"
     trainer.train()

@@ -11,7 +11,7 @@ from workbench import (
     DataCollatorWithPadding,
     DefaultDataCollator,
 )
-from workbench.data_collator import default_data_collator
+from workbench.training.data_collator import default_data_collator
 
 TEXTS = ["a gripping, funny film", "dull", "the plot never quite comes together, but the cast is great"]
 
@@ -119,6 +119,59 @@ def test_causal_lm_matches_reference(ref_tokenizer):
     ref = transformers.DataCollatorForLanguageModeling(ref_tokenizer, mlm=False)(rows)
     ours = DataCollatorForLanguageModeling(ref_tokenizer, mlm=False)(rows)
     assert_batches_equal(ours, dict(ref))
+
+
+# the examples a language-modeling collator gets: tokenizer output, bare ids, equal lengths, bare token lists
+LM_EXAMPLES = {
+    "tokenizer output": lambda tok: [dict(tok(t)) for t in TEXTS],
+    "input_ids only": lambda tok: [{"input_ids": tok(t)["input_ids"]} for t in TEXTS],
+    "same lengths": lambda tok: [{"input_ids": tok(t)["input_ids"]} for t in TEXTS[:1] * 3],
+    "special_tokens_mask": lambda tok: [dict(tok(t, return_special_tokens_mask=True)) for t in TEXTS],
+    "pad id inside the text": lambda tok: [
+        {"input_ids": [101, 2023, tok.pad_token_id, 2003, 102]},
+        {"input_ids": [101, 102]},
+    ],
+    "token lists": lambda tok: [tok(t)["input_ids"] for t in TEXTS],
+}
+
+
+@pytest.mark.parametrize("examples", sorted(LM_EXAMPLES))
+@pytest.mark.parametrize(
+    "kwargs", [{"mlm": False}, {}, {"pad_to_multiple_of": 8}, {"mask_replace_prob": 1.0, "random_replace_prob": 0.0}]
+)
+def test_language_modeling_matches_reference(ref_tokenizer, examples, kwargs):
+    """The same batches as the reference: keys (attention_mask when padded like tokenizer.pad), padding, labels,
+    and with a seed the same masking, batch after batch."""
+    import transformers
+
+    rows = LM_EXAMPLES[examples](ref_tokenizer)
+    ref = transformers.DataCollatorForLanguageModeling(ref_tokenizer, seed=3, **kwargs)
+    ours = DataCollatorForLanguageModeling(ref_tokenizer, seed=3, **kwargs)
+    for _ in range(3):
+        assert_batches_equal(ours(rows), dict(ref(rows)))
+
+
+def test_masked_lm_padded_batch_has_attention_mask(ref_tokenizer):
+    rows = [{"input_ids": ref_tokenizer(t)["input_ids"]} for t in TEXTS]
+    batch = DataCollatorForLanguageModeling(ref_tokenizer, seed=0)(rows)
+    assert batch["attention_mask"].sum(1).tolist() == [len(r["input_ids"]) for r in rows]
+    assert (batch["labels"][batch["attention_mask"] == 0] == -100).all()  # padding is never chosen
+
+
+def test_masked_lm_seed_in_dataloader_workers_matches_reference(ref_tokenizer):
+    """With a seed, worker i masks with seed + i (not a copy of one generator in every worker), as the reference."""
+    import transformers
+
+    rows = [dict(ref_tokenizer(" ".join(["word"] * 30)))] * 4
+
+    def batches(collator):
+        loader = torch.utils.data.DataLoader(rows, batch_size=1, num_workers=2, collate_fn=collator)
+        return [batch["input_ids"] for batch in loader]
+
+    ours = batches(DataCollatorForLanguageModeling(ref_tokenizer, seed=5))
+    ref = batches(transformers.DataCollatorForLanguageModeling(ref_tokenizer, seed=5))
+    assert all(torch.equal(a, b) for a, b in zip(ours, ref, strict=True))
+    assert not torch.equal(ours[0], ours[1])  # the two workers draw differently
 
 
 def test_masked_lm_masking(ref_tokenizer):

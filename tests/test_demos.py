@@ -25,8 +25,11 @@ import pytest
 gr = pytest.importorskip("gradio")
 gradio_client = pytest.importorskip("gradio_client")
 
-from tests.test_pipelines import NER_LABELS, _minilm_dir, _tiny_bert, _tiny_gpt2, _tiny_t5  # noqa: E402
+from tiny_checkpoints import NER_LABELS, minilm_dir, tiny_bert, tiny_gpt2, tiny_t5  # noqa: E402
+
 from workbench import demos, pipeline  # noqa: E402
+from workbench.demos.app import _private_temp_dir  # noqa: E402
+from workbench.demos.tasks import TabModels  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts" / "demo"
@@ -44,14 +47,15 @@ def _free_port() -> int:
 def local_models(tmp_path_factory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("demo-models")
     return {
-        "text-classification": str(_tiny_bert(root / "cls", "ForSequenceClassification", ["NEGATIVE", "POSITIVE"])),
-        "ner": str(_tiny_bert(root / "ner", "ForTokenClassification", NER_LABELS, seed=3, tokenizer="minilm")),
-        "question-answering": str(_tiny_bert(root / "qa", "ForQuestionAnswering", seed=5)),
-        "fill-mask": str(_tiny_bert(root / "mlm", "ForMaskedLM", seed=6)),
-        "zero-shot-classification": str(_tiny_bert(root / "nli", "ForSequenceClassification",
-                                                   ["contradiction", "neutral", "entailment"], seed=7)),
-        "text-generation": str(_tiny_gpt2(root / "gpt2")),
-        "summarization": str(_tiny_t5(root / "t5")),
+        "text-classification": str(tiny_bert(root / "cls", "ForSequenceClassification", ["NEGATIVE", "POSITIVE"])),
+        "ner": str(tiny_bert(root / "ner", "ForTokenClassification", NER_LABELS, seed=3, tokenizer="minilm")),
+        "question-answering": str(tiny_bert(root / "qa", "ForQuestionAnswering", seed=5)),
+        "fill-mask": str(tiny_bert(root / "mlm", "ForMaskedLM", seed=6)),
+        "zero-shot-classification": str(
+            tiny_bert(root / "nli", "ForSequenceClassification", ["contradiction", "neutral", "entailment"], seed=7)
+        ),
+        "text-generation": str(tiny_gpt2(root / "gpt2")),
+        "summarization": str(tiny_t5(root / "t5")),
     }
 
 
@@ -86,8 +90,10 @@ def test_import_launches_nothing_and_cli_has_demo():
 
     args = build_parser().parse_args(["demo", "--model", "text-generation=./gpt", "--port", "7000"])
     assert (args.port, args.host, args.share, args.model) == (7000, "127.0.0.1", False, ["text-generation=./gpt"])
-    assert demos.parse_model_args(["ner=./x", "translation=./t5"]) == {"token-classification": "./x",
-                                                                     "summarization": "./t5"}
+    assert demos.parse_model_args(["ner=./x", "translation=./t5"]) == {
+        "token-classification": "./x",
+        "summarization": "./t5",
+    }
     with pytest.raises(ValueError, match="TASK=ID_OR_PATH"):
         demos.parse_model_args(["./x"])
     with pytest.raises(ValueError, match="Unknown demo task"):
@@ -103,7 +109,7 @@ def test_missing_models_say_how_to_get_one():
     text = " ".join(str(b.value) for b in app.blocks.values() if isinstance(b, gr.Markdown))
     assert "workbench demo --model summarization=" in text and "workbench fetch" in text
     with pytest.raises(demos.DemoInputError, match="--model summarization="):
-        demos._Models().get("summarization", None)
+        TabModels().get("summarization", None)
 
 
 def test_safe_launch_defaults(monkeypatch):
@@ -117,13 +123,13 @@ def test_safe_launch_defaults(monkeypatch):
     assert seen["server_name"] == "127.0.0.1" and seen["share"] is False and seen["allowed_paths"] == []
     with pytest.raises(ValueError, match="allowed_paths"):
         demos.launch_app(Fake(), allowed_paths=["/"])
-    assert "workbench-demo-" in demos._private_temp_dir()  # gradio's temporary folder is a private one
+    assert "workbench-demo-" in _private_temp_dir()  # gradio's temporary folder is a private one
 
 
 def test_build_demo_for_a_pipeline():
     from workbench.pipelines import pipeline
 
-    demo = demos.build_demo(pipeline("feature-extraction", model=str(_minilm_dir())))
+    demo = demos.build_demo(pipeline("feature-extraction", model=str(minilm_dir())))
     assert isinstance(demo, gr.Interface)
     assert demo.fns[0].api_name == "similarity"
     rows = demo.fns[0].fn("A cat sits on the mat.", "A kitten rests on a rug.\nStocks fell sharply today.")
@@ -149,8 +155,9 @@ def test_every_endpoint(client, local_models):
     assert "".join(e["token"] for e in entities) == "My name is Wolfgang and I live in Berlin."
     assert {e["class_or_confidence"] for e in entities} - {None} <= {n[2:] for n in NER_LABELS if n != "O"}
 
-    highlighted, answer = client.predict("Where do I live?", "My name is Wolfgang and I live in Berlin.",
-                                         m("question-answering"), api_name="/qa")
+    highlighted, answer = client.predict(
+        "Where do I live?", "My name is Wolfgang and I live in Berlin.", m("question-answering"), api_name="/qa"
+    )
     assert [e["token"] for e in highlighted if e["class_or_confidence"] == "answer"] == [answer["answer"]]
 
     preds = client.predict("Paris is the [MASK] of France.", m("fill-mask"), api_name="/fill_mask")
@@ -162,13 +169,18 @@ def test_every_endpoint(client, local_models):
     assert final.startswith("Once upon a time") and len(final) > len("Once upon a time")
     assert len(updates) >= 3 and updates[0] == "Once upon a time"  # the text grows token by token
 
-    scores = client.predict("The match went to extra time.", "sports, politics", False,
-                            m("zero-shot-classification"), api_name="/zero_shot")
+    scores = client.predict(
+        "The match went to extra time.", "sports, politics", False, m("zero-shot-classification"), api_name="/zero_shot"
+    )
     assert {c["label"] for c in scores["confidences"]} == {"sports", "politics"}
 
     minilm = "sentence-transformers/all-MiniLM-L6-v2"
-    table = client.predict("A cat sits on the mat.", "A kitten rests on a rug.\nThe stock market fell sharply.",
-                           minilm, api_name="/similarity")
+    table = client.predict(
+        "A cat sits on the mat.",
+        "A kitten rests on a rug.\nThe stock market fell sharply.",
+        minilm,
+        api_name="/similarity",
+    )
     rows = table["data"]
     assert rows[0][0] == "A kitten rests on a rug." and rows[0][1] > rows[1][1] > -1
 
@@ -210,9 +222,12 @@ def test_model_must_be_one_the_tab_offers(client):
 def test_load_50_requests_10_threads(server, local_models):
     url = server[1]
     clients = [gradio_client.Client(url, verbose=False, download_files=False) for _ in range(10)]
-    calls = [("/classify", (f"Review number {i}: it was fine.", local_models["text-classification"])) if i % 2 == 0
-             else ("/similarity", (f"Sentence {i}.", "A cat.\nA dog.", "sentence-transformers/all-MiniLM-L6-v2"))
-             for i in range(50)]
+    calls = [
+        ("/classify", (f"Review number {i}: it was fine.", local_models["text-classification"]))
+        if i % 2 == 0
+        else ("/similarity", (f"Sentence {i}.", "A cat.\nA dog.", "sentence-transformers/all-MiniLM-L6-v2"))
+        for i in range(50)
+    ]
 
     def one(i):
         endpoint, args = calls[i]
@@ -233,8 +248,11 @@ def test_load_50_requests_10_threads(server, local_models):
     assert not failures, failures[:3]
     latencies = sorted(r[0] * 1000 for r in results)
     pct = {p: latencies[max(0, math.ceil(p / 100 * len(latencies)) - 1)] for p in (50, 90, 95, 99)}  # nearest rank
-    print(f"\nload test: 50 requests, 10 threads, {wall:.2f} s wall, {50 / wall:.1f} req/s; latency ms: "
-          + "  ".join(f"p{p} {v:.0f}" for p, v in pct.items()) + f"  max {latencies[-1]:.0f}")
+    print(
+        f"\nload test: 50 requests, 10 threads, {wall:.2f} s wall, {50 / wall:.1f} req/s; latency ms: "
+        + "  ".join(f"p{p} {v:.0f}" for p, v in pct.items())
+        + f"  max {latencies[-1]:.0f}"
+    )
     assert len(results) == 50
 
 
@@ -255,9 +273,15 @@ def test_file_routes_cannot_read_outside_the_app(server, client):
     url = server[1].rstrip("/")
     pyproject = REPO / "pyproject.toml"
     secret_marker = pyproject.read_bytes()[:40]
-    targets = ["/etc/passwd", str(pyproject), "pyproject.toml", "../pyproject.toml", "../../../../etc/passwd",
-               os.path.relpath(pyproject, os.environ["GRADIO_TEMP_DIR"]),
-               os.path.join(os.environ["GRADIO_TEMP_DIR"], "..", "..", "etc", "passwd")]
+    targets = [
+        "/etc/passwd",
+        str(pyproject),
+        "pyproject.toml",
+        "../pyproject.toml",
+        "../../../../etc/passwd",
+        os.path.relpath(pyproject, os.environ["GRADIO_TEMP_DIR"]),
+        os.path.join(os.environ["GRADIO_TEMP_DIR"], "..", "..", "etc", "passwd"),
+    ]
     checked = 0
     for prefix in ("/file=", "/gradio_api/file=", "/gradio_api/file/"):
         for target in targets:
@@ -270,8 +294,9 @@ def test_file_routes_cannot_read_outside_the_app(server, client):
         status, body = _get(url + path)
         assert b"root:" not in body and secret_marker not in body, path
     # ... while a file the app made itself (the attention image) is served from its temporary folder
-    image = client.predict("The cat sat.", 0, -1, "heatmap", "sentence-transformers/all-MiniLM-L6-v2",
-                           api_name="/attention")
+    image = client.predict(
+        "The cat sat.", 0, -1, "heatmap", "sentence-transformers/all-MiniLM-L6-v2", api_name="/attention"
+    )
     assert Path(image["path"]).resolve().is_relative_to(Path(os.environ["GRADIO_TEMP_DIR"]).resolve())
     status, body = _get(image["url"])
     assert status == 200 and body[:4] == b"\x89PNG"
@@ -295,8 +320,9 @@ def test_browser_two_tabs(server):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.on("request", lambda r: outside.append(r.url) if not r.url.startswith((url, "data:", "blob:"))
-                    else None)
+            page.on(
+                "request", lambda r: outside.append(r.url) if not r.url.startswith((url, "data:", "blob:")) else None
+            )
             page.goto(url, wait_until="networkidle")
             page.screenshot(path=str(ARTIFACTS / "00-loaded.png"))
 
@@ -305,10 +331,10 @@ def test_browser_two_tabs(server):
             panel = page.locator("#similarity")
             panel.get_by_label("Source sentence").fill("A man is playing a guitar.")
             panel.get_by_label("Sentences to compare (one per line)").fill(
-                "Someone plays an instrument.\nThe weather is cold today.\nA person strums a guitar.")
+                "Someone plays an instrument.\nThe weather is cold today.\nA person strums a guitar."
+            )
             panel.get_by_role("button", name="Submit").click()
-            page.wait_for_function("document.querySelector('#similarity').innerText.includes('strums')",
-                                   timeout=60_000)
+            page.wait_for_function("document.querySelector('#similarity').innerText.includes('strums')", timeout=60_000)
             page.wait_for_timeout(500)
             text = panel.inner_text()
             assert "A person strums a guitar." in text
@@ -323,7 +349,8 @@ def test_browser_two_tabs(server):
             page.wait_for_function(
                 "() => { const t = document.querySelectorAll('#generate textarea');"
                 " return t.length > 1 && t[t.length - 1].value.length > 'The little robot'.length + 5; }",
-                timeout=60_000)
+                timeout=60_000,
+            )
             page.wait_for_timeout(1500)
             assert out.input_value().startswith("The little robot")
             page.screenshot(path=str(ARTIFACTS / "02-generation.png"), full_page=True)

@@ -3,8 +3,6 @@
 import pytest
 import torch
 import transformers
-
-import workbench
 from parity import (
     assert_fast_path_matches,
     assert_outputs_close,
@@ -13,10 +11,18 @@ from parity import (
     padded_batch,
     reference_model,
 )
+
+import workbench
 from workbench.models import distilbert
 
-HEADS = ["DistilBertModel", "DistilBertForMaskedLM", "DistilBertForSequenceClassification",
-         "DistilBertForTokenClassification", "DistilBertForQuestionAnswering", "DistilBertForMultipleChoice"]
+HEADS = [
+    "DistilBertModel",
+    "DistilBertForMaskedLM",
+    "DistilBertForSequenceClassification",
+    "DistilBertForTokenClassification",
+    "DistilBertForQuestionAnswering",
+    "DistilBertForMultipleChoice",
+]
 NO_TYPES = ("token_type_ids",)  # the reference's forward has no token_type_ids argument
 
 
@@ -59,8 +65,16 @@ def test_losses_match_reference(tmp_path):
     batch.pop("token_type_ids")
     cases = [
         ("DistilBertForSequenceClassification", 3, dict(labels=torch.tensor([0, 2, 1]))),
-        ("DistilBertForMaskedLM", 2, dict(labels=torch.randint(0, 99, (3, 9)).masked_fill(batch["attention_mask"] == 0, -100))),
-        ("DistilBertForQuestionAnswering", 2, dict(start_positions=torch.tensor([1, 3, 20]), end_positions=torch.tensor([2, 5, 4]))),
+        (
+            "DistilBertForMaskedLM",
+            2,
+            dict(labels=torch.randint(0, 99, (3, 9)).masked_fill(batch["attention_mask"] == 0, -100)),
+        ),
+        (
+            "DistilBertForQuestionAnswering",
+            2,
+            dict(start_positions=torch.tensor([1, 3, 20]), end_positions=torch.tensor([2, 5, 4])),
+        ),
     ]
     for head, num_labels, labels in cases:
         ref = reference_model(head, tiny_config(num_labels=num_labels))
@@ -92,8 +106,18 @@ def test_config_aliases_and_round_trip(tmp_path):
     ref_config.save_pretrained(tmp_path)
     ours = workbench.AutoConfig.from_pretrained(tmp_path)
     assert isinstance(ours, workbench.DistilBertConfig)
-    for key in ("dim", "n_layers", "n_heads", "hidden_dim", "seq_classif_dropout", "qa_dropout", "activation",
-                "sinusoidal_pos_embds", "attention_dropout", "dropout"):
+    for key in (
+        "dim",
+        "n_layers",
+        "n_heads",
+        "hidden_dim",
+        "seq_classif_dropout",
+        "qa_dropout",
+        "activation",
+        "sinusoidal_pos_embds",
+        "attention_dropout",
+        "dropout",
+    ):
         assert getattr(ours, key) == getattr(ref_config, key), key
     with pytest.raises(ValueError, match="multiple of n_heads"):
         workbench.DistilBertConfig(dim=30, n_heads=4)
@@ -101,16 +125,25 @@ def test_config_aliases_and_round_trip(tmp_path):
 
 def test_question_answering_needs_two_labels():
     with pytest.raises(ValueError, match="num_labels must be 2"):
-        workbench.DistilBertForQuestionAnswering(workbench.DistilBertConfig(dim=32, n_layers=1, n_heads=4, num_labels=3))
+        workbench.DistilBertForQuestionAnswering(
+            workbench.DistilBertConfig(dim=32, n_layers=1, n_heads=4, num_labels=3)
+        )
 
 
 def test_auto_classes_dispatch(tmp_path):
     ref = reference_model("DistilBertModel", tiny_config())
     ref.save_pretrained(tmp_path)
     assert type(workbench.AutoModel.from_pretrained(tmp_path)) is workbench.DistilBertModel
-    model, info = workbench.AutoModelForSequenceClassification.from_pretrained(tmp_path, num_labels=4, output_loading_info=True)
+    model, info = workbench.AutoModelForSequenceClassification.from_pretrained(
+        tmp_path, num_labels=4, output_loading_info=True
+    )
     assert isinstance(model, workbench.DistilBertForSequenceClassification)
-    assert sorted(info["missing_keys"]) == ["classifier.bias", "classifier.weight", "pre_classifier.bias", "pre_classifier.weight"]
+    assert sorted(info["missing_keys"]) == [
+        "classifier.bias",
+        "classifier.weight",
+        "pre_classifier.bias",
+        "pre_classifier.weight",
+    ]
     assert info["unexpected_keys"] == []
     batch = padded_batch(99)
     batch.pop("token_type_ids")
@@ -119,7 +152,9 @@ def test_auto_classes_dispatch(tmp_path):
 
 
 def test_tied_lm_head_and_untied_round_trip(tmp_path):
-    model = workbench.DistilBertForMaskedLM(workbench.DistilBertConfig(**distilbert.TINY_PRESETS["distilbert-tiny-random"]))
+    model = workbench.DistilBertForMaskedLM(
+        workbench.DistilBertConfig(**distilbert.TINY_PRESETS["distilbert-tiny-random"])
+    )
     assert model.vocab_projector.weight is model.distilbert.embeddings.word_embeddings.weight
     ref = reference_model("DistilBertForMaskedLM", tiny_config(tie_word_embeddings=False))
     ours, _ = load_ours_from_reference(ref, workbench.DistilBertForMaskedLM, tmp_path)
@@ -129,7 +164,9 @@ def test_tied_lm_head_and_untied_round_trip(tmp_path):
 
 
 def test_pattern_hook_and_return_tuple():
-    model = workbench.DistilBertModel(workbench.DistilBertConfig(**distilbert.TINY_PRESETS["distilbert-tiny-random"])).eval()
+    model = workbench.DistilBertModel(
+        workbench.DistilBertConfig(**distilbert.TINY_PRESETS["distilbert-tiny-random"])
+    ).eval()
     seen = []
     model.transformer.layer[1].attention.pattern_hook.register_forward_hook(lambda m, i, o: seen.append(o))
     batch = padded_batch(1000)

@@ -7,8 +7,6 @@ import json
 import pytest
 import torch
 import transformers
-
-import workbench
 from parity import (
     assert_fast_path_matches,
     assert_outputs_close,
@@ -17,16 +15,32 @@ from parity import (
     padded_batch,
     reference_model,
 )
+
+import workbench
 from workbench.models import electra
 
-
-HEADS = ["ElectraModel", "ElectraForMaskedLM", "ElectraForSequenceClassification", "ElectraForTokenClassification",
-         "ElectraForQuestionAnswering", "ElectraForMultipleChoice", "ElectraForPreTraining"]
+HEADS = [
+    "ElectraModel",
+    "ElectraForMaskedLM",
+    "ElectraForSequenceClassification",
+    "ElectraForTokenClassification",
+    "ElectraForQuestionAnswering",
+    "ElectraForMultipleChoice",
+    "ElectraForPreTraining",
+]
 
 
 def tiny_config(**overrides):
-    values = dict(vocab_size=99, embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                  intermediate_size=37, max_position_embeddings=64, num_labels=2)
+    values = dict(
+        vocab_size=99,
+        embedding_size=16,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        max_position_embeddings=64,
+        num_labels=2,
+    )
     values.update(overrides)
     return transformers.ElectraConfig(**values)
 
@@ -49,7 +63,9 @@ def test_equal_widths_have_no_projection(tmp_path):
     assert_outputs_close(ref, ours, padded_batch(99))
 
 
-@pytest.mark.parametrize("summary", [dict(summary_type="mean", summary_activation="tanh"), dict(summary_type="last", summary_use_proj=False)])
+@pytest.mark.parametrize(
+    "summary", [dict(summary_type="mean", summary_activation="tanh"), dict(summary_type="last", summary_use_proj=False)]
+)
 def test_multiple_choice_summary_options(summary, tmp_path):
     ref = reference_model("ElectraForMultipleChoice", tiny_config(**summary))
     ours, _ = load_ours_from_reference(ref, workbench.ElectraForMultipleChoice, tmp_path)
@@ -77,16 +93,25 @@ def test_auto_classes_dispatch(tmp_path):
     ref = reference_model("ElectraForPreTraining", tiny_config())
     ref.save_pretrained(tmp_path)
     assert type(workbench.AutoConfig.from_pretrained(tmp_path)) is workbench.ElectraConfig
-    model, info = workbench.AutoModelForSequenceClassification.from_pretrained(tmp_path, num_labels=3, output_loading_info=True)
+    model, info = workbench.AutoModelForSequenceClassification.from_pretrained(
+        tmp_path, num_labels=3, output_loading_info=True
+    )
     assert type(model) is workbench.ElectraForSequenceClassification
-    assert sorted(info["missing_keys"]) == ["classifier.dense.bias", "classifier.dense.weight", "classifier.out_proj.bias", "classifier.out_proj.weight"]
+    assert sorted(info["missing_keys"]) == [
+        "classifier.dense.bias",
+        "classifier.dense.weight",
+        "classifier.out_proj.bias",
+        "classifier.out_proj.weight",
+    ]
     assert all(k.startswith("discriminator_predictions.") for k in info["unexpected_keys"])
     bare, info = workbench.AutoModel.from_pretrained(tmp_path, output_loading_info=True)
     assert type(bare) is workbench.ElectraModel and info["missing_keys"] == []
-    for auto, cls in [(workbench.AutoModelForMaskedLM, workbench.ElectraForMaskedLM),
-                      (workbench.AutoModelForTokenClassification, workbench.ElectraForTokenClassification),
-                      (workbench.AutoModelForQuestionAnswering, workbench.ElectraForQuestionAnswering),
-                      (workbench.AutoModelForMultipleChoice, workbench.ElectraForMultipleChoice)]:
+    for auto, cls in [
+        (workbench.AutoModelForMaskedLM, workbench.ElectraForMaskedLM),
+        (workbench.AutoModelForTokenClassification, workbench.ElectraForTokenClassification),
+        (workbench.AutoModelForQuestionAnswering, workbench.ElectraForQuestionAnswering),
+        (workbench.AutoModelForMultipleChoice, workbench.ElectraForMultipleChoice),
+    ]:
         assert type(auto.from_pretrained(tmp_path)) is cls
     with torch.no_grad():
         batch = padded_batch(99)
@@ -102,7 +127,12 @@ def test_generator_head_is_tied_and_fresh_models_run():
         out = model(**padded_batch(99), output_hidden_states=True, output_attentions=True)
     assert out.logits.shape == (3, 9, 99) and len(out.hidden_states) == 3 and out.attentions[0].shape == (3, 4, 9, 9)
     defaults = workbench.ElectraConfig()
-    assert (defaults.embedding_size, defaults.hidden_size, defaults.num_attention_heads, defaults.pad_token_id) == (128, 256, 4, 0)
+    assert (defaults.embedding_size, defaults.hidden_size, defaults.num_attention_heads, defaults.pad_token_id) == (
+        128,
+        256,
+        4,
+        0,
+    )
 
 
 @pytest.mark.parametrize("head", HEADS)

@@ -13,7 +13,8 @@ import pytest
 import torch
 
 import workbench
-from workbench.models import bart, llama, t5
+from workbench.models import bart
+from workbench.models.auto import tiny_config
 
 BERT = dict(vocab_size=99, hidden_size=32, num_hidden_layers=3, num_attention_heads=4, intermediate_size=37)
 
@@ -38,14 +39,18 @@ def build(family: str):
         config = workbench.GPT2Config(vocab_size=99, n_positions=32, n_embd=32, n_layer=3, n_head=4)
         return workbench.GPT2LMHeadModel(config), {"input_ids": ids, "labels": ids}
     if family == "llama":
-        model = workbench.LlamaForCausalLM(llama.tiny_config(vocab_size=99, attention_dropout=0.1))
+        model = workbench.LlamaForCausalLM(tiny_config("llama-tiny-random", vocab_size=99, attention_dropout=0.1))
         return model, {"input_ids": ids, "labels": ids}
     if family == "t5":
-        model = workbench.T5ForConditionalGeneration(t5.tiny_config(vocab_size=99, dropout_rate=0.1))
+        model = workbench.T5ForConditionalGeneration(tiny_config("t5-tiny-random", vocab_size=99, dropout_rate=0.1))
         return model, {"input_ids": ids, "attention_mask": mask, "labels": ids[:, :6]}
     config = bart.BartConfig(**bart.TINY_PRESETS["bart-tiny-random"], dropout=0.1)
     config.vocab_size = 99
-    return workbench.BartForConditionalGeneration(config), {"input_ids": ids, "attention_mask": mask, "labels": ids[:, :6]}
+    return workbench.BartForConditionalGeneration(config), {
+        "input_ids": ids,
+        "attention_mask": mask,
+        "labels": ids[:, :6],
+    }
 
 
 FAMILIES = ["bert", "albert", "distilbert", "gpt2", "llama", "t5", "bart"]
@@ -92,7 +97,9 @@ def test_same_gradients_less_memory(family):
     assert model.is_gradient_checkpointing
     calls.clear()
     loss, grads = loss_and_gradients(model, batch)
-    assert len(calls) == 2 * runs_without, "a checkpointed block runs in the forward pass and again in the backward pass"
+    assert len(calls) == 2 * runs_without, (
+        "a checkpointed block runs in the forward pass and again in the backward pass"
+    )
     torch.testing.assert_close(loss, plain_loss, atol=1e-6, rtol=1e-6)  # decoders skip the KV cache: last-bit changes
     assert grads.keys() == plain_grads.keys()
     for name, grad in grads.items():
@@ -151,9 +158,17 @@ def test_trainer_gradient_checkpointing_ends_with_the_same_weights(tmp_path):
 
     def train(checkpointing: bool) -> dict:
         model, _ = build("bert")
-        args = TrainingArguments(output_dir=str(tmp_path / str(checkpointing)), max_steps=4, per_device_train_batch_size=8,
-                                 learning_rate=1e-3, save_strategy="no", report_to="none", disable_tqdm=True,
-                                 gradient_checkpointing=checkpointing, logging_steps=1)
+        args = TrainingArguments(
+            output_dir=str(tmp_path / str(checkpointing)),
+            max_steps=4,
+            per_device_train_batch_size=8,
+            learning_rate=1e-3,
+            save_strategy="no",
+            report_to="none",
+            disable_tqdm=True,
+            gradient_checkpointing=checkpointing,
+            logging_steps=1,
+        )
         trainer = Trainer(model=model, args=args, train_dataset=rows)
         trainer.train()
         assert model.is_gradient_checkpointing == checkpointing

@@ -6,45 +6,52 @@ import json
 import pytest
 import torch
 import transformers
+from parity import (
+    ATOL,
+    RTOL,
+    assert_fast_path_matches,
+    assert_outputs_close,
+    assert_reference_loads_ours,
+    assert_same_checkpoint_files,
+    left_padded_batch,
+    load_ours_from_reference,
+    reference_model,
+)
 from safetensors import safe_open
+from tiny_configs import LLAMA, VOCAB
 
 import workbench
-from parity import assert_reference_loads_ours, load_ours_from_reference
-from test_gpt2 import assert_decoder_close, left_padded_batch
 
-VOCAB = 99
-COMMON = dict(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-              intermediate_size=48, max_position_embeddings=64, bos_token_id=1, eos_token_id=2)
 FAMILIES = {
     "llama": ("LlamaConfig", "LlamaForCausalLM", {}),
     "mistral": ("MistralConfig", "MistralForCausalLM", {"sliding_window": 4}),
-    "qwen2": ("Qwen2Config", "Qwen2ForCausalLM", {"use_sliding_window": True, "sliding_window": 4, "max_window_layers": 1}),
+    "qwen2": (
+        "Qwen2Config",
+        "Qwen2ForCausalLM",
+        {"use_sliding_window": True, "sliding_window": 4, "max_window_layers": 1},
+    ),
     "mixtral": ("MixtralConfig", "MixtralForCausalLM", {"num_local_experts": 4, "num_experts_per_tok": 2}),
 }
 
 
-def reference(family: str, **overrides):
+def tiny_reference(family: str, **overrides):
     config_name, class_name, extra = FAMILIES[family]
-    config = getattr(transformers, config_name)(**{**COMMON, **extra, **overrides})
-    torch.manual_seed(0)
-    return getattr(transformers, class_name)._from_config(config, attn_implementation="eager").eval()
+    return reference_model(class_name, getattr(transformers, config_name)(**{**LLAMA, **extra, **overrides}), seed=0)
 
 
-def check_forward(ref, ours, seed=0):
-    ids, mask, positions = left_padded_batch(seed)
-    with torch.no_grad():
-        expected = ref(ids, attention_mask=mask, position_ids=positions, output_attentions=True, output_hidden_states=True)
-        got = ours(ids, attention_mask=mask, output_attentions=True, output_hidden_states=True)
-        fast = ours(ids, attention_mask=mask)
-    assert_decoder_close(expected, got, mask)
-    torch.testing.assert_close(fast.logits[mask.bool()], got.logits[mask.bool()], atol=1e-5, rtol=1e-4)
+def check_forward(ref, ours):
+    """Outputs at real tokens of a left-padded batch (the reference gets position ids, ours derives them)."""
+    batch = left_padded_batch(VOCAB)
+    assert_outputs_close(ref, ours, batch, left_padded=True)
+    assert_fast_path_matches(ours, batch, left_padded=True)
 
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_family_parity_left_padded(family, tmp_path):
-    ref = reference(family)
-    ours, _ = load_ours_from_reference(ref, workbench.AutoModelForCausalLM.model_class(
-        workbench.AutoConfig.for_model(family)), tmp_path)
+    ref = tiny_reference(family)
+    ours, _ = load_ours_from_reference(
+        ref, workbench.AutoModelForCausalLM.model_class(workbench.AutoConfig.for_model(family)), tmp_path
+    )
     assert type(ours.config).__name__ == FAMILIES[family][0]
     assert type(ours.config).model_type == family
     check_forward(ref, ours)
@@ -53,7 +60,7 @@ def test_family_parity_left_padded(family, tmp_path):
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_auto_classes_and_config_round_trip(family, tmp_path):
-    ref = reference(family)
+    ref = tiny_reference(family)
     ref.save_pretrained(tmp_path)
     model = workbench.AutoModelForCausalLM.from_pretrained(tmp_path)
     assert isinstance(model, workbench.LlamaForCausalLM)
@@ -71,25 +78,30 @@ def test_auto_classes_and_config_round_trip(family, tmp_path):
 
 
 def test_mixtral_checkpoint_uses_per_expert_keys(tmp_path):
-    ref = reference("mixtral")
+    ref = tiny_reference("mixtral")
     ours, folder = load_ours_from_reference(ref, workbench.MixtralForCausalLM, tmp_path)
     ours.save_pretrained(tmp_path / "ours")
-    with safe_open(folder / "model.safetensors", "pt") as theirs, safe_open(tmp_path / "ours" / "model.safetensors", "pt") as mine:
-        assert sorted(theirs.keys()) == sorted(mine.keys())
-        assert "model.layers.0.block_sparse_moe.experts.3.w2.weight" in mine.keys()
-        for key in theirs.keys():
-            assert torch.equal(theirs.get_tensor(key), mine.get_tensor(key)), key
+    keys = assert_same_checkpoint_files(folder, tmp_path / "ours")
+    assert "model.layers.0.block_sparse_moe.experts.3.w2.weight" in keys
 
 
-@pytest.mark.parametrize("rope", [
-    {"rope_type": "linear", "factor": 2.0},
-    {"rope_type": "dynamic", "factor": 2.0},
-    {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
-     "original_max_position_embeddings": 4},
-])
+@pytest.mark.parametrize(
+    "rope",
+    [
+        {"rope_type": "linear", "factor": 2.0},
+        {"rope_type": "dynamic", "factor": 2.0},
+        {
+            "rope_type": "llama3",
+            "factor": 8.0,
+            "low_freq_factor": 1.0,
+            "high_freq_factor": 4.0,
+            "original_max_position_embeddings": 4,
+        },
+    ],
+)
 def test_rope_scaling_parity(rope, tmp_path):
     # max_position_embeddings=6 < sequence length 9: dynamic NTK scaling is active
-    ref = reference("llama", rope_parameters={"rope_theta": 500.0, **rope}, max_position_embeddings=6)
+    ref = tiny_reference("llama", rope_parameters={"rope_theta": 500.0, **rope}, max_position_embeddings=6)
     ours, _ = load_ours_from_reference(ref, workbench.LlamaForCausalLM, tmp_path)
     assert ours.config.rope_parameters["rope_type"] == rope["rope_type"]
     check_forward(ref, ours)
@@ -107,7 +119,7 @@ def test_legacy_rope_keys_are_read():
 
 
 def test_tied_head_and_attention_bias(tmp_path):
-    ref = reference("llama", tie_word_embeddings=True, attention_bias=True, mlp_bias=True, head_dim=16)
+    ref = tiny_reference("llama", tie_word_embeddings=True, attention_bias=True, mlp_bias=True, head_dim=16)
     ours, folder = load_ours_from_reference(ref, workbench.LlamaForCausalLM, tmp_path)
     assert ours.lm_head.weight is ours.model.embed_tokens.weight
     assert ours.model.layers[0].self_attn.o_proj.bias is not None
@@ -118,7 +130,7 @@ def test_tied_head_and_attention_bias(tmp_path):
 
 
 def test_qwen2_bias_layout():
-    config = workbench.Qwen2Config(**{**COMMON, "use_sliding_window": True, "sliding_window": 4, "max_window_layers": 1})
+    config = workbench.Qwen2Config(**{**LLAMA, "use_sliding_window": True, "sliding_window": 4, "max_window_layers": 1})
     model = workbench.Qwen2ForCausalLM(config)
     attention = model.model.layers[0].self_attn
     assert attention.q_proj.bias is not None and attention.o_proj.bias is None
@@ -128,26 +140,29 @@ def test_qwen2_bias_layout():
 
 @pytest.mark.parametrize("family", ["mistral", "mixtral"])
 def test_kv_cache_matches_full_forward(family, tmp_path):
-    ours, _ = load_ours_from_reference(reference(family), workbench.LlamaForCausalLM, tmp_path)
-    ids, mask, _ = left_padded_batch()
+    ours, _ = load_ours_from_reference(tiny_reference(family), workbench.LlamaForCausalLM, tmp_path)
+    batch = left_padded_batch(VOCAB)
+    ids, mask = batch["input_ids"], batch["attention_mask"]
     with torch.no_grad():
         full = ours(ids, attention_mask=mask).logits
         cache = ours(ids[:, :5], attention_mask=mask[:, :5], use_cache=True).past_key_values
         for t in range(5, ids.shape[1]):  # one token at a time, as in generation
-            step = ours(ids[:, t:t + 1], attention_mask=mask[:, :t + 1], past_key_values=cache)
-            torch.testing.assert_close(step.logits[:, 0], full[:, t], atol=1e-5, rtol=1e-4)
+            step = ours(ids[:, t : t + 1], attention_mask=mask[:, : t + 1], past_key_values=cache)
+            torch.testing.assert_close(step.logits[:, 0], full[:, t], atol=ATOL, rtol=RTOL)
 
 
 def test_left_padding_does_not_change_a_row(tmp_path):
-    ours, _ = load_ours_from_reference(reference("llama"), workbench.LlamaForCausalLM, tmp_path)
-    ids, mask, _ = left_padded_batch()
+    ours, _ = load_ours_from_reference(tiny_reference("llama"), workbench.LlamaForCausalLM, tmp_path)
+    batch = left_padded_batch(VOCAB)
     with torch.no_grad():
-        torch.testing.assert_close(ours(ids, attention_mask=mask).logits[2, 5:], ours(ids[2:, 5:]).logits[0],
-                                   atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(
+            ours(**batch).logits[2, 5:], ours(batch["input_ids"][2:, 5:]).logits[0], atol=ATOL, rtol=RTOL
+        )
 
 
 def test_tiny_presets_build_and_run():
-    from workbench.models.llama import TINY_PRESETS, tiny_config
+    from workbench.models.auto import tiny_config
+    from workbench.models.llama import TINY_PRESETS
 
     for preset in TINY_PRESETS:
         model = workbench.LlamaForCausalLM(tiny_config(preset))

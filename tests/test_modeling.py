@@ -6,15 +6,21 @@ import os
 import pytest
 import torch
 import transformers
+from parity import padded_batch, reference_model
 
 import workbench
-from parity import padded_batch, reference_model
-from workbench.modeling import ModelOutput, SequenceClassifierOutput
+from workbench.outputs import ModelOutput, SequenceClassifierOutput
 
 
 def tiny_bert_folder(tmp_path, head="BertForSequenceClassification", **overrides):
-    values = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                  intermediate_size=37, max_position_embeddings=64)
+    values = dict(
+        vocab_size=99,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        max_position_embeddings=64,
+    )
     values.update(overrides)
     ref = reference_model(head, transformers.BertConfig(**values))
     folder = tmp_path / "ckpt"
@@ -57,8 +63,18 @@ def test_reference_config_keys_read_here(tmp_path):
     folder, _ = tiny_bert_folder(tmp_path, num_labels=3)
     ours = workbench.AutoConfig.from_pretrained(folder)
     theirs = transformers.AutoConfig.from_pretrained(folder)
-    for key in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
-                "hidden_act", "layer_norm_eps", "max_position_embeddings", "type_vocab_size", "pad_token_id"):
+    for key in (
+        "vocab_size",
+        "hidden_size",
+        "num_hidden_layers",
+        "num_attention_heads",
+        "intermediate_size",
+        "hidden_act",
+        "layer_norm_eps",
+        "max_position_embeddings",
+        "type_vocab_size",
+        "pad_token_id",
+    ):
         assert getattr(ours, key) == getattr(theirs, key), key
     assert ours.id2label == theirs.id2label
 
@@ -81,7 +97,7 @@ def test_trust_remote_code_is_refused(tmp_path):
 def test_auto_class_without_that_head(tmp_path, monkeypatch):
     from workbench.models import auto
 
-    monkeypatch.setitem(auto.MODEL_TYPES, "bert", ("bert", "BertConfig", {"base": "BertModel"}))
+    monkeypatch.setitem(auto.MODEL_TYPES, "bert", auto.Family("bert", "BertConfig", {"base": "BertModel"}))
     folder, _ = tiny_bert_folder(tmp_path)
     with pytest.raises(ValueError, match="needs a question-answering head"):
         workbench.AutoModelForQuestionAnswering.from_pretrained(folder)
@@ -177,21 +193,33 @@ def test_num_labels_change_with_ignore_mismatched_sizes(tmp_path):
     with pytest.raises(ValueError, match=r"classifier\.(weight|bias) of shape"):
         workbench.AutoModelForSequenceClassification.from_pretrained(folder, num_labels=5)
     model, info = workbench.AutoModelForSequenceClassification.from_pretrained(
-        folder, num_labels=5, ignore_mismatched_sizes=True, output_loading_info=True)
+        folder, num_labels=5, ignore_mismatched_sizes=True, output_loading_info=True
+    )
     assert model.classifier.weight.shape == (5, 32)
     assert sorted(k for k, _, _ in info["mismatched_keys"]) == ["classifier.bias", "classifier.weight"]
 
 
-@pytest.mark.parametrize("head", ["BertForMaskedLM", "RobertaForMaskedLM", "AlbertForMaskedLM",
-                                  "ElectraForMaskedLM", "DistilBertForMaskedLM"])
+@pytest.mark.parametrize(
+    "head",
+    ["BertForMaskedLM", "RobertaForMaskedLM", "AlbertForMaskedLM", "ElectraForMaskedLM", "DistilBertForMaskedLM"],
+)
 def test_new_heads_from_an_encoder_checkpoint_start_at_the_reference_init(tmp_path, head):
     """An encoder-only checkpoint (like all-MiniLM-L6-v2) loaded with a masked-LM head: the head's bare
     bias must start at zero, as in the reference, not as uninitialised memory (NaN, huge values)."""
     family = head.replace("ForMaskedLM", "")
-    config = getattr(transformers, f"{family}Config")(vocab_size=99, hidden_size=32, num_hidden_layers=2,
-                                                       num_attention_heads=4, intermediate_size=37,
-                                                       max_position_embeddings=64, embedding_size=16, dim=32,
-                                                       n_layers=2, n_heads=4, hidden_dim=37)
+    config = getattr(transformers, f"{family}Config")(
+        vocab_size=99,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        max_position_embeddings=64,
+        embedding_size=16,
+        dim=32,
+        n_layers=2,
+        n_heads=4,
+        hidden_dim=37,
+    )
     folder = tmp_path / "encoder"
     reference_model(f"{family}Model", config).save_pretrained(folder)
     for _ in range(3):  # uninitialised memory differs from call to call: look more than once
@@ -303,3 +331,11 @@ def test_loading_is_memory_mapped_and_lazy(tmp_path, monkeypatch):
 def test_minilm_by_hub_id_offline():
     model = workbench.AutoModel.from_pretrained("sentence-transformers/all-MiniLM-L6-v2")
     assert model.config.num_hidden_layers == 6 and model.num_parameters() == 22_713_216
+
+
+def test_config_given_as_a_path(tmp_path):
+    folder, _ = tiny_bert_folder(tmp_path)
+    model = workbench.BertModel.from_pretrained(folder, config=str(folder / "config.json"))
+    assert model.config.hidden_size == workbench.AutoConfig.from_pretrained(folder).hidden_size
+    model = workbench.BertModel.from_pretrained(folder, config=folder)  # a folder works too
+    assert isinstance(model.config, workbench.BertConfig)

@@ -19,21 +19,44 @@ import workbench
 from workbench import layers
 
 NO_DROPOUT = dict(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
-SMALL = dict(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
-             max_position_embeddings=64, **NO_DROPOUT)
+SMALL = dict(
+    vocab_size=99,
+    hidden_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=37,
+    max_position_embeddings=64,
+    **NO_DROPOUT,
+)
 
 CONFIGS = {
     "bert": lambda: transformers.BertConfig(**SMALL),
     "roberta": lambda: transformers.RobertaConfig(**SMALL, pad_token_id=1),
     "electra": lambda: transformers.ElectraConfig(**SMALL, embedding_size=16, summary_last_dropout=0.0),
-    "albert": lambda: transformers.AlbertConfig(**SMALL, embedding_size=16, num_hidden_groups=1, inner_group_num=2,
-                                                classifier_dropout_prob=0.0),
-    "distilbert": lambda: transformers.DistilBertConfig(vocab_size=99, dim=32, n_layers=2, n_heads=4, hidden_dim=37,
-                                                        max_position_embeddings=64, dropout=0.0, attention_dropout=0.0,
-                                                        seq_classif_dropout=0.0, qa_dropout=0.0),
+    "albert": lambda: transformers.AlbertConfig(
+        **SMALL, embedding_size=16, num_hidden_groups=1, inner_group_num=2, classifier_dropout_prob=0.0
+    ),
+    "distilbert": lambda: transformers.DistilBertConfig(
+        vocab_size=99,
+        dim=32,
+        n_layers=2,
+        n_heads=4,
+        hidden_dim=37,
+        max_position_embeddings=64,
+        dropout=0.0,
+        attention_dropout=0.0,
+        seq_classif_dropout=0.0,
+        qa_dropout=0.0,
+    ),
 }
 PREFIX = {"bert": "Bert", "roberta": "Roberta", "electra": "Electra", "albert": "Albert", "distilbert": "DistilBert"}
-HEADS = ["ForSequenceClassification", "ForTokenClassification", "ForMaskedLM", "ForMultipleChoice", "ForQuestionAnswering"]
+HEADS = [
+    "ForSequenceClassification",
+    "ForTokenClassification",
+    "ForMaskedLM",
+    "ForMultipleChoice",
+    "ForQuestionAnswering",
+]
 
 
 def labelled_batch(head: str, family: str, left_padding: bool = False) -> dict:
@@ -79,7 +102,9 @@ def test_training_step_matches_reference(family, head, tmp_path):
         if head == "ForQuestionAnswering":  # not packed: every position as the reference computes it
             torch.testing.assert_close(our_hidden, ref_hidden, atol=ATOL, rtol=RTOL)
             continue
-        torch.testing.assert_close(real_positions(our_hidden, mask), real_positions(ref_hidden, mask), atol=ATOL, rtol=RTOL)
+        torch.testing.assert_close(
+            real_positions(our_hidden, mask), real_positions(ref_hidden, mask), atol=ATOL, rtol=RTOL
+        )
         assert not our_hidden[mask == 0].any(), "packed layers leave zeros at padding positions"
     expected.loss.backward()
     got.loss.backward()
@@ -115,7 +140,8 @@ def rows_seen_by_first_query(model, batch) -> tuple:
 @pytest.mark.parametrize("family", list(CONFIGS))
 def test_only_training_on_padded_batches_packs(family):
     model = getattr(workbench, PREFIX[family] + "ForSequenceClassification")(
-        getattr(workbench, PREFIX[family] + "Config")(**CONFIGS[family]().to_dict()))
+        getattr(workbench, PREFIX[family] + "Config")(**CONFIGS[family]().to_dict())
+    )
     batch = labelled_batch("ForSequenceClassification", family)
     tokens = int(batch["attention_mask"].sum())
     model.train()

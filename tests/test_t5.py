@@ -9,80 +9,30 @@ import shutil
 import pytest
 import torch
 import transformers
+from parity import (
+    ATOL,
+    RTOL,
+    assert_close,
+    assert_fast_path_matches,
+    assert_generate_matches,
+    assert_outputs_close,
+    assert_reference_loads_ours,
+    load_ours_from_reference,
+    reference_model,
+    seq2seq_batch,
+    varied_weights,
+)
 from safetensors.torch import save_file
+from tiny_configs import T5, T5_BATCH, T5_VARIANTS, VOCAB, t5_config
 
 import workbench
 from workbench.cache import EncoderDecoderCache
 from workbench.models import t5
-
-VOCAB = 99
-ATOL, RTOL = 1e-5, 1e-4
-TINY = dict(vocab_size=VOCAB, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4, decoder_start_token_id=0,
-            # few buckets and a short max distance, so that 9-token inputs reach the log-spaced buckets
-            relative_attention_num_buckets=8, relative_attention_max_distance=16)
-
-# variant -> (reference config class, overrides, the Hub class name we must write into config.json)
-VARIANTS = {
-    "t5": ("T5Config", {}, "T5ForConditionalGeneration"),
-    "t5-v1_1": ("T5Config", dict(feed_forward_proj="gated-gelu", tie_word_embeddings=False), "T5ForConditionalGeneration"),
-    "ul2": ("T5Config", dict(feed_forward_proj="gated-silu", tie_word_embeddings=False), "T5ForConditionalGeneration"),
-    "mt5": ("MT5Config", {}, "MT5ForConditionalGeneration"),
-    "umt5": ("UMT5Config", {}, "UMT5ForConditionalGeneration"),
-    "deeper-decoder": ("T5Config", dict(num_decoder_layers=3, feed_forward_proj="gated-gelu"), "T5ForConditionalGeneration"),
-}
+from workbench.models.auto import tiny_config
 
 
-def reference_config(variant: str, **overrides):
-    class_name, values, _ = VARIANTS[variant]
-    return getattr(transformers, class_name)(**{**TINY, **values, **overrides})
-
-
-def reference(variant: str, auto=transformers.AutoModelForSeq2SeqLM, **overrides):
-    torch.manual_seed(0)
-    return auto.from_config(reference_config(variant, **overrides), attn_implementation="eager").eval()
-
-
-def load_ours(ref, folder, auto=workbench.AutoModelForSeq2SeqLM):
-    ref.save_pretrained(folder)
-    ours, info = auto.from_pretrained(folder, output_loading_info=True)
-    assert info["missing_keys"] == [] and info["unexpected_keys"] == [], info
-    return ours
-
-
-def padded_batch(seed: int = 0, batch: int = 3, src: int = 9, tgt: int = 6):
-    """Encoder ids with padding (row 1 right-padded by 2, row 2 left-padded by 3), decoder ids that start with
-    decoder_start_token_id 0, and a decoder mask whose row 1 is right-padded by 2."""
-    g = torch.Generator().manual_seed(seed)
-    ids = torch.randint(2, VOCAB, (batch, src), generator=g)
-    mask = torch.ones(batch, src, dtype=torch.long)
-    mask[1, src - 2:] = 0
-    mask[2, :3] = 0
-    ids = ids.masked_fill(mask == 0, 0)
-    decoder_ids = torch.randint(2, VOCAB, (batch, tgt), generator=g)
-    decoder_ids[:, 0] = 0
-    decoder_mask = torch.ones(batch, tgt, dtype=torch.long)
-    decoder_mask[1, tgt - 2:] = 0
-    return ids, mask, decoder_ids, decoder_mask
-
-
-def assert_close(expected, got, what):
-    if isinstance(expected, (tuple, list)):
-        assert len(got) == len(expected), f"{what}: {len(got)} items, the reference has {len(expected)}"
-        for i, (e, g) in enumerate(zip(expected, got)):
-            assert_close(e, g, f"{what}[{i}]")
-    else:
-        torch.testing.assert_close(got, expected, atol=ATOL, rtol=RTOL, msg=lambda m: f"{what}: {m}")
-
-
-SEQ2SEQ_FIELDS = ("logits", "decoder_hidden_states", "decoder_attentions", "cross_attentions",
-                  "encoder_last_hidden_state", "encoder_hidden_states", "encoder_attentions")
-
-
-def assert_seq2seq_close(expected, got):
-    for field in SEQ2SEQ_FIELDS:
-        if field in expected:
-            assert field in got, f"{field} missing from our outputs"
-            assert_close(expected[field], got[field], field)
+def tiny_reference(variant: str, **overrides):
+    return reference_model(T5_VARIANTS[variant][2], t5_config(variant, **overrides), seed=0)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -90,47 +40,36 @@ def assert_seq2seq_close(expected, got):
 # ------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("variant", list(VARIANTS))
+@pytest.mark.parametrize("variant", list(T5_VARIANTS))
 def test_variant_parity_and_checkpoints(variant, tmp_path):
-    ref = reference(variant)
-    ours = load_ours(ref, tmp_path / "from_reference")
+    ref = tiny_reference(variant)
+    ours, _ = load_ours_from_reference(ref, workbench.AutoModelForSeq2SeqLM, tmp_path)
     assert isinstance(ours, workbench.T5ForConditionalGeneration)
     assert type(ours.config).model_type == ref.config.model_type
-    ids, mask, decoder_ids, decoder_mask = padded_batch()
-    labels = torch.cat([decoder_ids[:, 1:], torch.ones(3, 1, dtype=torch.long)], dim=1).masked_fill(decoder_mask == 0, -100)
-    everything = dict(output_attentions=True, output_hidden_states=True)
+    batch = seq2seq_batch(VOCAB, **T5_BATCH)
+    for inputs in (dict(batch, decoder_attention_mask=None), batch):
+        _, got = assert_outputs_close(ref, ours, inputs)
+        assert len(got.decoder_attentions) == ref.config.num_decoder_layers
+        assert_fast_path_matches(ours, inputs)  # SDPA path: no attentions asked for
+    decoder_ids, decoder_mask = batch["decoder_input_ids"], batch["decoder_attention_mask"]
+    labels = torch.cat([decoder_ids[:, 1:], torch.ones(3, 1, dtype=torch.long)], dim=1)
+    labels = labels.masked_fill(decoder_mask == 0, -100)
+    source = dict(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
     with torch.no_grad():
-        for decoder_attention_mask in (None, decoder_mask):
-            inputs = dict(input_ids=ids, attention_mask=mask, decoder_input_ids=decoder_ids,
-                          decoder_attention_mask=decoder_attention_mask)
-            expected = ref(**inputs, **everything)
-            got = ours(**inputs, **everything)
-            assert_seq2seq_close(expected, got)
-            assert len(got.decoder_attentions) == ref.config.num_decoder_layers
-            fast = ours(**inputs)  # SDPA path: no attentions asked for
-            torch.testing.assert_close(fast.logits, got.logits, atol=ATOL, rtol=RTOL)
-        expected = ref(input_ids=ids, attention_mask=mask, labels=labels)  # decoder inputs made from the labels
-        got = ours(input_ids=ids, attention_mask=mask, labels=labels)
+        expected = ref(**source, labels=labels)  # decoder inputs made from the labels
+        got = ours(**source, labels=labels)
     torch.testing.assert_close(got.loss, expected.loss, atol=ATOL, rtol=RTOL)
-    assert_close(expected.logits, got.logits, "logits from labels")
+    assert_close(got.logits, expected.logits, "logits from labels")
     assert "past_key_values" not in got  # training: no cache
 
     # saved here -> the reference's Auto class builds the variant's class and gets every tensor back
-    folder = tmp_path / "from_workbench"
-    ours.save_pretrained(folder)
-    assert json.loads((folder / "config.json").read_text())["architectures"] == [VARIANTS[variant][2]]
-    back = transformers.AutoModelForSeq2SeqLM.from_pretrained(folder).eval()
-    assert type(back) is type(ref)
-    want, have = ref.state_dict(), back.state_dict()
-    assert sorted(want) == sorted(have)
-    for key in want:
-        assert torch.equal(want[key], have[key]), key
+    assert_reference_loads_ours(ours, ref, tmp_path, transformers.AutoModelForSeq2SeqLM)
 
 
 def test_feed_forward_and_head_switches_follow_the_reference():
     """Each variant builds the feed-forward and head the reference builds, and reads its config.json the same."""
-    for variant in VARIANTS:
-        ref_config = reference_config(variant)
+    for variant in T5_VARIANTS:
+        ref_config = t5_config(variant)
         ours = getattr(t5, type(ref_config).__name__).from_dict(ref_config.to_dict())  # as read from its config.json
         assert (ours.dense_act_fn, ours.is_gated_act) == (ref_config.dense_act_fn, ref_config.is_gated_act), variant
         assert ours.num_decoder_layers == ref_config.num_decoder_layers
@@ -140,7 +79,7 @@ def test_feed_forward_and_head_switches_follow_the_reference():
     assert t5.T5Config(num_layers=3).num_decoder_layers == 3
     # the original T5 rescales before its tied head; a separate head (v1.1 and later) is not rescaled
     assert t5.T5Config().scale_decoder_outputs and not t5.T5Config(tie_word_embeddings=False).scale_decoder_outputs
-    model = t5.T5ForConditionalGeneration(t5.tiny_config("t5-v1_1-tiny-random"))
+    model = t5.T5ForConditionalGeneration(tiny_config("t5-v1_1-tiny-random"))
     assert model.lm_head.weight is not model.shared.weight
     assert model.encoder.embed_tokens is model.shared and model.decoder.embed_tokens is model.shared
 
@@ -150,7 +89,8 @@ def test_relative_position_buckets_match_the_reference():
     for bidirectional in (True, False):
         for buckets, max_distance in ((32, 128), (8, 16)):
             expected = transformers.models.t5.modeling_t5.T5Attention._relative_position_bucket(
-                distance, bidirectional=bidirectional, num_buckets=buckets, max_distance=max_distance)
+                distance, bidirectional=bidirectional, num_buckets=buckets, max_distance=max_distance
+            )
             got = t5.relative_position_bucket(distance, bidirectional, buckets, max_distance)
             assert torch.equal(got, expected), (bidirectional, buckets)
 
@@ -162,9 +102,10 @@ def test_relative_position_buckets_match_the_reference():
 
 @pytest.mark.parametrize("variant", ["t5", "umt5", "deeper-decoder"])
 def test_step_by_step_decoding_with_the_cache_equals_the_full_forward(variant, tmp_path):
-    ref = reference(variant)
-    ours = load_ours(ref, tmp_path)
-    ids, mask, decoder_ids, _ = padded_batch()
+    ref = tiny_reference(variant)
+    ours, _ = load_ours_from_reference(ref, workbench.AutoModelForSeq2SeqLM, tmp_path)
+    batch = seq2seq_batch(VOCAB, **T5_BATCH)
+    ids, mask, decoder_ids = batch["input_ids"], batch["attention_mask"], batch["decoder_input_ids"]
     with torch.no_grad():
         full = ref(input_ids=ids, attention_mask=mask, decoder_input_ids=decoder_ids).logits
         out = ours(input_ids=ids, attention_mask=mask, decoder_input_ids=decoder_ids[:, :2], use_cache=True)
@@ -176,8 +117,13 @@ def test_step_by_step_decoding_with_the_cache_equals_the_full_forward(variant, t
             if t == 4:
                 cache = cache.to_legacy_cache()  # legacy tuples: (self k, self v, cross k, cross v) per layer
                 assert len(cache) == ref.config.num_decoder_layers and len(cache[0]) == 4
-            out = ours(encoder_outputs=encoder_outputs, attention_mask=mask, decoder_input_ids=decoder_ids[:, t:t + 1],
-                       past_key_values=cache, use_cache=True)
+            out = ours(
+                encoder_outputs=encoder_outputs,
+                attention_mask=mask,
+                decoder_input_ids=decoder_ids[:, t : t + 1],
+                past_key_values=cache,
+                use_cache=True,
+            )
             steps.append(out.logits)
             cache = out.past_key_values
     assert cache.get_seq_length() == decoder_ids.shape[1]
@@ -185,16 +131,27 @@ def test_step_by_step_decoding_with_the_cache_equals_the_full_forward(variant, t
 
 
 def test_cached_decoding_with_a_padded_decoder_mask(tmp_path):
-    ref = reference("t5-v1_1")
-    ours = load_ours(ref, tmp_path)
-    ids, mask, decoder_ids, decoder_mask = padded_batch()
+    ref = tiny_reference("t5-v1_1")
+    ours, _ = load_ours_from_reference(ref, workbench.AutoModelForSeq2SeqLM, tmp_path)
+    batch = seq2seq_batch(VOCAB, **T5_BATCH)
+    ids, mask = batch["input_ids"], batch["attention_mask"]
+    decoder_ids, decoder_mask = batch["decoder_input_ids"], batch["decoder_attention_mask"]
     with torch.no_grad():
-        full = ref(input_ids=ids, attention_mask=mask, decoder_input_ids=decoder_ids, decoder_attention_mask=decoder_mask)
-        first = ours(input_ids=ids, attention_mask=mask, decoder_input_ids=decoder_ids[:, :3],
-                     decoder_attention_mask=decoder_mask[:, :3], use_cache=True)
-        rest = ours(encoder_outputs=(first.encoder_last_hidden_state,), attention_mask=mask,
-                    decoder_input_ids=decoder_ids[:, 3:], decoder_attention_mask=decoder_mask,
-                    past_key_values=first.past_key_values)
+        full = ref(**batch)
+        first = ours(
+            input_ids=ids,
+            attention_mask=mask,
+            decoder_input_ids=decoder_ids[:, :3],
+            decoder_attention_mask=decoder_mask[:, :3],
+            use_cache=True,
+        )
+        rest = ours(
+            encoder_outputs=(first.encoder_last_hidden_state,),
+            attention_mask=mask,
+            decoder_input_ids=decoder_ids[:, 3:],
+            decoder_attention_mask=decoder_mask,
+            past_key_values=first.past_key_values,
+        )
     torch.testing.assert_close(torch.cat([first.logits, rest.logits], dim=1), full.logits, atol=ATOL, rtol=RTOL)
 
 
@@ -208,13 +165,13 @@ def test_separate_head_round_trips_both_ways(tmp_path):
     reference; the reference writes it back with tie_word_embeddings=true but keeps the head, which must stay
     separate here too (tying it would silently change every logit)."""
     torch.manual_seed(0)
-    ours = t5.T5ForConditionalGeneration(t5.T5Config(**{**TINY, "feed_forward_proj": "gated-gelu",
-                                                        "tie_word_embeddings": False})).eval()
+    ours = t5.T5ForConditionalGeneration(
+        t5.T5Config(**{**T5, "feed_forward_proj": "gated-gelu", "tie_word_embeddings": False})
+    ).eval()
     ours.save_pretrained(tmp_path / "ours")
     ref = transformers.AutoModelForSeq2SeqLM.from_pretrained(tmp_path / "ours", attn_implementation="eager").eval()
     assert ref.lm_head.weight.data_ptr() != ref.shared.weight.data_ptr()
-    ids, mask, decoder_ids, _ = padded_batch()
-    inputs = dict(input_ids=ids, attention_mask=mask, decoder_input_ids=decoder_ids)
+    inputs = seq2seq_batch(VOCAB, **{**T5_BATCH, "target_right_pads": None})  # no decoder mask
     with torch.no_grad():
         expected = ref(**inputs).logits
         torch.testing.assert_close(ours(**inputs).logits, expected, atol=ATOL, rtol=RTOL)
@@ -228,7 +185,7 @@ def test_separate_head_round_trips_both_ways(tmp_path):
 def test_checkpoint_with_embed_tokens_copies_and_the_old_cross_attention_table_loads(tmp_path):
     """Older Hub checkpoints store the embedding three times (shared, encoder.embed_tokens,
     decoder.embed_tokens) and a relative table on the first cross-attention that was never used."""
-    ref = reference("t5")
+    ref = tiny_reference("t5")
     state = {k: v.clone().contiguous() for k, v in ref.state_dict().items()}  # includes both embed_tokens copies
     assert "encoder.embed_tokens.weight" in state and "decoder.embed_tokens.weight" in state
     state["decoder.block.0.layer.1.EncDecAttention.relative_attention_bias.weight"] = torch.randn(8, 4)
@@ -239,52 +196,47 @@ def test_checkpoint_with_embed_tokens_copies_and_the_old_cross_attention_table_l
     assert info["missing_keys"] == [] and info["unexpected_keys"] == [], info
     assert ours.encoder.embed_tokens.weight is ours.shared.weight is ours.decoder.embed_tokens.weight
     assert ours.lm_head.weight is ours.shared.weight  # T5 ties its head
-    ids, mask, decoder_ids, _ = padded_batch()
+    batch = seq2seq_batch(VOCAB, **T5_BATCH)
+    ids, mask, decoder_ids = batch["input_ids"], batch["attention_mask"], batch["decoder_input_ids"]
     with torch.no_grad():
-        torch.testing.assert_close(ours(ids, mask, decoder_ids).logits, ref(ids, mask, decoder_ids).logits,
-                                   atol=ATOL, rtol=RTOL)
+        torch.testing.assert_close(
+            ours(ids, mask, decoder_ids).logits, ref(ids, mask, decoder_ids).logits, atol=ATOL, rtol=RTOL
+        )
 
 
 @pytest.mark.parametrize("variant", ["t5", "umt5"])
 def test_encoder_model_parity(variant, tmp_path):
-    full = reference(variant)
+    full = tiny_reference(variant)
     full.save_pretrained(tmp_path / "full")
-    encoder_class = getattr(transformers, VARIANTS[variant][2].replace("ForConditionalGeneration", "EncoderModel"))
+    encoder_class = getattr(transformers, T5_VARIANTS[variant][2].replace("ForConditionalGeneration", "EncoderModel"))
     ref = encoder_class.from_pretrained(tmp_path / "full", attn_implementation="eager").eval()
-    ours, info = workbench.T5EncoderModel.from_pretrained(tmp_path / "full", output_loading_info=True)  # decoder skipped
+    # the decoder's weights are skipped
+    ours, info = workbench.T5EncoderModel.from_pretrained(tmp_path / "full", output_loading_info=True)
     assert info["missing_keys"] == [] and info["unexpected_keys"] == [], info
-    ids, mask, _, _ = padded_batch()
-    with torch.no_grad():
-        expected = ref(input_ids=ids, attention_mask=mask, output_attentions=True, output_hidden_states=True)
-        got = ours(input_ids=ids, attention_mask=mask, output_attentions=True, output_hidden_states=True)
-        fast = ours(input_ids=ids, attention_mask=mask)
-    for field in ("last_hidden_state", "hidden_states", "attentions"):
-        assert_close(expected[field], got[field], field)
-    torch.testing.assert_close(fast.last_hidden_state, got.last_hidden_state, atol=ATOL, rtol=RTOL)
-    ours.save_pretrained(tmp_path / "encoder")
-    assert json.loads((tmp_path / "encoder" / "config.json").read_text())["architectures"] == [type(ref).__name__]
-    back = type(ref).from_pretrained(tmp_path / "encoder")
-    for key, tensor in ref.state_dict().items():
-        assert torch.equal(back.state_dict()[key], tensor), key
+    batch = seq2seq_batch(VOCAB, **T5_BATCH)
+    source = dict(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+    assert_outputs_close(ref, ours, source)  # last_hidden_state, hidden_states, attentions
+    assert_fast_path_matches(ours, source)
+    assert_reference_loads_ours(ours, ref, tmp_path)
 
 
 def test_bare_model_parity(tmp_path):
-    ref = reference("mt5", auto=transformers.AutoModel)
-    ours = load_ours(ref, tmp_path, auto=workbench.AutoModel)
+    ref = reference_model("MT5Model", t5_config("mt5"), seed=0)
+    ours, _ = load_ours_from_reference(ref, workbench.AutoModel, tmp_path)
     assert isinstance(ours, workbench.MT5Model) and ours.architecture_name() == "MT5Model"
-    ids, mask, decoder_ids, decoder_mask = padded_batch()
-    inputs = dict(input_ids=ids, attention_mask=mask, decoder_input_ids=decoder_ids, decoder_attention_mask=decoder_mask,
-                  output_attentions=True, output_hidden_states=True)
-    with torch.no_grad():
-        expected, got = ref(**inputs), ours(**inputs)
-    assert_close(expected.last_hidden_state, got.last_hidden_state, "last_hidden_state")
-    assert_seq2seq_close(expected, got)
+    assert_outputs_close(ref, ours, seq2seq_batch(VOCAB, **T5_BATCH))  # last_hidden_state, then as the LM's
 
 
 def test_fresh_initialisation_follows_the_reference():
     """A model built from a config (no checkpoint) draws each tensor with the reference's std."""
-    config = dict(TINY, d_model=64, d_ff=128, relative_attention_num_buckets=64, feed_forward_proj="gated-silu",
-                  tie_word_embeddings=False)
+    config = dict(
+        T5,
+        d_model=64,
+        d_ff=128,
+        relative_attention_num_buckets=64,
+        feed_forward_proj="gated-silu",
+        tie_word_embeddings=False,
+    )
     ref = transformers.T5ForConditionalGeneration(transformers.T5Config(**config))
     ours = t5.T5ForConditionalGeneration(t5.T5Config(**config))
     ours_state = ours.state_dict()
@@ -296,18 +248,24 @@ def test_fresh_initialisation_follows_the_reference():
 
 
 def test_pattern_hook_collator_hook_and_bfloat16(tmp_path):
-    ref = reference("t5")
-    ours = load_ours(ref, tmp_path)
-    ids, mask, decoder_ids, _ = padded_batch()
+    ref = tiny_reference("t5")
+    ours, _ = load_ours_from_reference(ref, workbench.AutoModelForSeq2SeqLM, tmp_path)
+    batch = seq2seq_batch(VOCAB, **T5_BATCH)
+    ids, mask, decoder_ids = batch["input_ids"], batch["attention_mask"], batch["decoder_input_ids"]
     seen = []
-    hook = ours.decoder.block[1].layer[1].EncDecAttention.pattern_hook.register_forward_hook(
-        lambda module, args, out: seen.append(out))
+    hook = (
+        ours.decoder.block[1]
+        .layer[1]
+        .EncDecAttention.pattern_hook.register_forward_hook(lambda module, args, out: seen.append(out))
+    )
     with torch.no_grad():
         out = ours(input_ids=ids, attention_mask=mask, decoder_input_ids=decoder_ids, output_attentions=True)
     hook.remove()
     assert len(seen) == 1 and torch.equal(seen[0], out.cross_attentions[1])  # (batch, heads, tgt, src)
     labels = torch.tensor([[5, 6, -100], [7, -100, -100]])
-    assert torch.equal(ours.prepare_decoder_input_ids_from_labels(labels), ref.prepare_decoder_input_ids_from_labels(labels))
+    assert torch.equal(
+        ours.prepare_decoder_input_ids_from_labels(labels), ref.prepare_decoder_input_ids_from_labels(labels)
+    )
     half = ours.to(torch.bfloat16)
     with torch.no_grad():
         logits = half(input_ids=ids, attention_mask=mask, decoder_input_ids=decoder_ids).logits
@@ -320,12 +278,12 @@ def test_pattern_hook_collator_hook_and_bfloat16(tmp_path):
 
 
 def test_clear_errors():
-    model = t5.T5ForConditionalGeneration(t5.tiny_config()).eval()
+    model = t5.T5ForConditionalGeneration(tiny_config("t5-tiny-random")).eval()
     ids = torch.randint(2, 100, (2, 5))
     with pytest.raises(ValueError, match="decoder_input_ids.*labels"):
         model(input_ids=ids)
     with pytest.raises(ValueError, match="decoder_input_ids"):
-        t5.T5Model(t5.tiny_config())(input_ids=ids)
+        t5.T5Model(tiny_config("t5-tiny-random"))(input_ids=ids)
     with pytest.raises(ValueError, match="attention_mask has shape"):
         model(input_ids=ids, attention_mask=torch.ones(2, 4), decoder_input_ids=ids[:, :1])
     with pytest.raises(ValueError, match="exactly one of input_ids or inputs_embeds"):
@@ -337,7 +295,9 @@ def test_clear_errors():
     with pytest.raises(ValueError, match="Unknown activation"):
         t5.T5Config(feed_forward_proj="gated-magic")
     with pytest.raises(ValueError, match="decoder_start_token_id"):
-        t5.T5ForConditionalGeneration(t5.tiny_config(decoder_start_token_id=None))(input_ids=ids, labels=ids)
+        t5.T5ForConditionalGeneration(tiny_config("t5-tiny-random", decoder_start_token_id=None))(
+            input_ids=ids, labels=ids
+        )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -374,28 +334,20 @@ def test_t5_tokenizer_matches_the_reference(data_dir, tmp_path):
 # ------------------------------------------------------------------------------------------------
 
 
-def varied(ref):
-    """Re-draw every weight with std 0.5 (layer norms around 1). With the default initialisation a tiny
-    random T5 repeats one token forever; these weights give varied tokens and some early eos, so that
-    generation's bookkeeping (finished rows, padding, beam hypotheses) is actually exercised."""
-    torch.manual_seed(1)
-    with torch.no_grad():
-        for name, param in ref.named_parameters():
-            param.normal_(1.0 if "layer_norm" in name else 0.0, 0.5)
-    return ref
-
-
 @pytest.mark.parametrize("variant", ["t5", "t5-v1_1"])
 def test_generate_matches_the_reference(variant, tmp_path):
-    ref = varied(reference(variant))
-    ours = load_ours(ref, tmp_path)
-    ids, mask, _, _ = padded_batch(seed=1)
-    settings = [dict(max_new_tokens=8),  # greedy
-                dict(max_new_tokens=7, num_beams=3, num_return_sequences=2, length_penalty=0.6)]
+    # with the default initialisation a tiny random T5 repeats one token forever
+    ref = varied_weights(tiny_reference(variant))
+    ours, _ = load_ours_from_reference(ref, workbench.AutoModelForSeq2SeqLM, tmp_path)
+    batch = seq2seq_batch(VOCAB, seed=1, **T5_BATCH)
+    settings = [
+        dict(max_new_tokens=8),  # greedy
+        dict(max_new_tokens=7, num_beams=3, num_return_sequences=2, length_penalty=0.6),
+    ]
     for kwargs in settings:
-        expected = ref.generate(ids, attention_mask=mask, **kwargs)
-        got = ours.generate(ids, attention_mask=mask, **kwargs)
-        assert torch.equal(got, expected), (kwargs, got, expected)
+        expected, _ = assert_generate_matches(
+            ref, ours, batch["input_ids"], attention_mask=batch["attention_mask"], **kwargs
+        )
         assert len(set(expected[:, 1:].flatten().tolist())) > 3  # not one token repeated
 
 
@@ -411,9 +363,11 @@ def greedy_without_cache(model, ids, mask, steps: int) -> torch.Tensor:
 
 def test_generate_with_a_decoder_deeper_than_the_encoder(tmp_path):
     """num_decoder_layers != num_layers: the cache must be sized by the decoder (the reference 5.x fails here)."""
-    ours = load_ours(varied(reference("deeper-decoder")), tmp_path)
+    ref = varied_weights(tiny_reference("deeper-decoder"))
+    ours, _ = load_ours_from_reference(ref, workbench.AutoModelForSeq2SeqLM, tmp_path)
     assert len(ours.decoder.block) == 3 and len(ours.encoder.block) == 2
-    ids, mask, _, _ = padded_batch(seed=2)
+    batch = seq2seq_batch(VOCAB, seed=2, **T5_BATCH)
+    ids, mask = batch["input_ids"], batch["attention_mask"]
     ours.generation_config.eos_token_id = None  # decode every step, so that the whole loop is compared
     cached = ours.generate(ids, attention_mask=mask, max_new_tokens=8)
     assert cached.shape == (3, 9) and len(set(cached[:, 1:].flatten().tolist())) > 3

@@ -1,4 +1,4 @@
-"""Tokenizer parity: workbench.tokenization against the reference (transformers.AutoTokenizer).
+"""Tokenizer parity: workbench.processing against the reference (transformers.AutoTokenizer).
 
 Each kind of source is loaded by both libraries from the same files: a tokenizer.json (MiniLM, by its Hub
 id), and raw files only (BERT vocab.txt, GPT-2 vocab.json + merges.txt, a RoBERTa vocabulary made from
@@ -21,7 +21,7 @@ from tokenizers import Tokenizer
 
 import workbench
 from workbench import hub
-from workbench.tokenization import AutoTokenizer, BatchEncoding, PreTrainedTokenizerFast
+from workbench.processing import AutoTokenizer, BatchEncoding, PreTrainedTokenizerFast
 
 transformers = pytest.importorskip("transformers")
 logging.getLogger("transformers").setLevel(logging.ERROR)
@@ -46,11 +46,22 @@ PAIRS = [
 ]
 FIRSTS, SECONDS = [a for a, _ in PAIRS], [b for _, b in PAIRS]
 
+# RoBERTa's mask token takes the space before it ("the <mask>" -> "Ġthe", "<mask>"), in the reference v4 and in
+# the Hub's roberta-base tokenizer.json; the reference v5 forgets it for a <mask> that is in vocab.json, unless told.
+LSTRIP_MASK = {
+    "__type": "AddedToken",
+    "content": "<mask>",
+    "lstrip": True,
+    "normalized": False,
+    "rstrip": False,
+    "single_word": False,
+    "special": True,
+}
 # source -> (folder in the data dir, the tokenizer_config.json the reference needs to read the raw files)
 RAW_SOURCES = {
     "bert": ("bert-base-uncased", {"tokenizer_class": "BertTokenizer"}),
     "gpt2": ("gpt2", {"tokenizer_class": "GPT2Tokenizer"}),
-    "roberta": ("gpt2", {"tokenizer_class": "RobertaTokenizer"}),
+    "roberta": ("gpt2", {"tokenizer_class": "RobertaTokenizer", "mask_token": LSTRIP_MASK}),
     "t5": ("t5-small", {"tokenizer_class": "T5Tokenizer"}),
     "mistral": ("mistral-7b-v0.1", {"tokenizer_class": "LlamaTokenizer", "add_bos_token": True}),
 }
@@ -160,8 +171,9 @@ def test_loaded_like_the_reference(pair):
 
 def test_sentences_match(pair):
     ours, theirs = pair
-    everything = dict(return_offsets_mapping=True, return_special_tokens_mask=True, return_token_type_ids=True,
-                      return_length=True)
+    everything = dict(
+        return_offsets_mapping=True, return_special_tokens_mask=True, return_token_type_ids=True, return_length=True
+    )
     call_both(ours, theirs, SENTENCES)
     call_both(ours, theirs, SENTENCES, **everything)
     call_both(ours, theirs, SENTENCES, add_special_tokens=False)
@@ -210,8 +222,15 @@ def test_left_padding_and_truncation_side(pair):
     try:
         for side in ("left", "right"):
             ours.padding_side = theirs.padding_side = ours.truncation_side = theirs.truncation_side = side
-            call_both(ours, theirs, SENTENCES, padding="max_length", truncation=True, max_length=10,
-                      return_offsets_mapping=True)
+            call_both(
+                ours,
+                theirs,
+                SENTENCES,
+                padding="max_length",
+                truncation=True,
+                max_length=10,
+                return_offsets_mapping=True,
+            )
     finally:
         ours.padding_side, ours.truncation_side = theirs.padding_side, theirs.truncation_side = saved
 
@@ -219,12 +238,30 @@ def test_left_padding_and_truncation_side(pair):
 def test_overflow_with_stride(pair):
     ours, theirs = pair
     long_texts = [SENTENCES[-1], SENTENCES[2]]
-    expected = call_both(ours, theirs, long_texts, truncation=True, max_length=20, stride=5, padding=True,
-                         return_overflowing_tokens=True, return_offsets_mapping=True)
+    expected = call_both(
+        ours,
+        theirs,
+        long_texts,
+        truncation=True,
+        max_length=20,
+        stride=5,
+        padding=True,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+    )
     assert sorted(set(expected["overflow_to_sample_mapping"])) == [0, 1] and len(expected["input_ids"]) > 2
     call_both(ours, theirs, long_texts[0], truncation=True, max_length=20, stride=3, return_overflowing_tokens=True)
-    call_both(ours, theirs, ["question?"] * 2, long_texts, truncation="only_second", max_length=24, stride=4,
-              return_overflowing_tokens=True, padding="max_length")
+    call_both(
+        ours,
+        theirs,
+        ["question?"] * 2,
+        long_texts,
+        truncation="only_second",
+        max_length=24,
+        stride=4,
+        return_overflowing_tokens=True,
+        padding="max_length",
+    )
 
 
 def test_truncation_defaults_to_model_max_length(tokenizers):
@@ -346,11 +383,33 @@ def test_loading_overrides_and_pad_token_setter(folders):
 
 
 CONFIGS = {
-    "bert-cased": ("bert", {"tokenizer_class": "BertTokenizer", "do_lower_case": False, "model_max_length": 64,
-                            "padding_side": "left", "truncation_side": "left"}),
-    "gpt2-added-pad": ("gpt2", {"tokenizer_class": "GPT2Tokenizer", "pad_token": "<|pad|>", "added_tokens_decoder": {
-        "50257": {"content": "<|pad|>", "lstrip": False, "normalized": False, "rstrip": False, "single_word": False,
-                  "special": True}}}),
+    "bert-cased": (
+        "bert",
+        {
+            "tokenizer_class": "BertTokenizer",
+            "do_lower_case": False,
+            "model_max_length": 64,
+            "padding_side": "left",
+            "truncation_side": "left",
+        },
+    ),
+    "gpt2-added-pad": (
+        "gpt2",
+        {
+            "tokenizer_class": "GPT2Tokenizer",
+            "pad_token": "<|pad|>",
+            "added_tokens_decoder": {
+                "50257": {
+                    "content": "<|pad|>",
+                    "lstrip": False,
+                    "normalized": False,
+                    "rstrip": False,
+                    "single_word": False,
+                    "special": True,
+                }
+            },
+        },
+    ),
     "t5-fewer-sentinels": ("t5", {"tokenizer_class": "T5Tokenizer", "extra_ids": 10, "model_max_length": 512}),
     "mistral-eos": ("mistral", {"tokenizer_class": "LlamaTokenizer", "add_bos_token": True, "add_eos_token": True}),
 }
@@ -388,8 +447,10 @@ def test_save_and_load_both_ways(pair, tmp_path):
     ours.save_pretrained(tmp_path / "ours")
     written = {p.name for p in (tmp_path / "ours").iterdir()}
     assert written == {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"}
-    for reloaded in (transformers.AutoTokenizer.from_pretrained(tmp_path / "ours"),
-                     AutoTokenizer.from_pretrained(tmp_path / "ours")):
+    for reloaded in (
+        transformers.AutoTokenizer.from_pretrained(tmp_path / "ours"),
+        AutoTokenizer.from_pretrained(tmp_path / "ours"),
+    ):
         assert_same_ids(ours, reloaded)
         assert reloaded.all_special_tokens == ours.all_special_tokens
         assert (reloaded.model_max_length, reloaded.padding_side) == (ours.model_max_length, ours.padding_side)
@@ -543,8 +604,12 @@ def _byt5_folder(folder: Path, layout: str) -> Path:
     config.json only, ``"tokenizer_config"`` in tokenizer_config.json, ``"extra_ids=3"`` has three sentinels."""
     folder.mkdir(parents=True)
     extra_ids = 3 if layout == "extra_ids=3" else 125
-    specials = {"eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>",
-                "additional_special_tokens": SENTINELS[:extra_ids]}
+    specials = {
+        "eos_token": "</s>",
+        "unk_token": "<unk>",
+        "pad_token": "<pad>",
+        "additional_special_tokens": SENTINELS[:extra_ids],
+    }
     config = {**specials, "extra_ids": extra_ids}
     if layout != "hub":
         config["tokenizer_class"] = "ByT5Tokenizer"
@@ -667,10 +732,15 @@ def test_byt5_save_and_load_both_ways(byt5, tmp_path):
     ours, theirs = byt5
     ours.save_pretrained(tmp_path / "ours")
     assert {p.name for p in (tmp_path / "ours").iterdir()} == {
-        "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"}
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+    }
     # The reference reads our folder as its Python ByT5Tokenizer (it ignores tokenizer.json), ours as saved.
-    for reloaded in (transformers.AutoTokenizer.from_pretrained(tmp_path / "ours"),
-                     AutoTokenizer.from_pretrained(tmp_path / "ours")):
+    for reloaded in (
+        transformers.AutoTokenizer.from_pretrained(tmp_path / "ours"),
+        AutoTokenizer.from_pretrained(tmp_path / "ours"),
+    ):
         assert reloaded(BYT5_TEXTS)["input_ids"] == theirs(BYT5_TEXTS)["input_ids"]
         assert reloaded.all_special_tokens == theirs.all_special_tokens and len(reloaded) == len(theirs)
         ids = reloaded("Héllo <extra_id_7> wörld!").input_ids
@@ -700,8 +770,7 @@ def test_byt5_config_errors(tmp_path):
 def shakespeare_batches(lines: int = 2000, batch: int = 250) -> list[list[str]]:
     text = (_tokenizer_data().parent / "text" / "tinyshakespeare.txt").read_text(encoding="utf-8")
     kept = [line for line in text.splitlines() if line.strip()][:lines]
-    return [kept[i:i + batch] for i in range(0, len(kept), batch)]
-
+    return [kept[i : i + batch] for i in range(0, len(kept), batch)]
 
 
 def without_vocabulary(tokenizer) -> dict:
@@ -729,20 +798,24 @@ def test_train_new_from_iterator_matches_reference(pair):
     special_ours = [i for i in new_ours(speech, "What say you?")["input_ids"] if i in new_ours.all_special_ids]
     special_theirs = [i for i in new_theirs(speech, "What say you?")["input_ids"] if i in new_theirs.all_special_ids]
     assert special_ours == special_theirs  # the same template around a pair
-    assert new_ours.decode(new_ours(speech)["input_ids"], skip_special_tokens=True).lower().replace(" ", "") == \
-        speech.lower().replace(" ", "")
+    assert new_ours.decode(new_ours(speech)["input_ids"], skip_special_tokens=True).lower().replace(
+        " ", ""
+    ) == speech.lower().replace(" ", "")
 
 
 def test_train_new_from_iterator_renames_and_adds_special_tokens(tmp_path):
     ours = AutoTokenizer.from_pretrained(MINILM)
-    new = ours.train_new_from_iterator(shakespeare_batches(400), vocab_size=300, new_special_tokens=["<speaker>"],
-                                       special_tokens_map={"[CLS]": "<cls>"})
+    new = ours.train_new_from_iterator(
+        shakespeare_batches(400),
+        vocab_size=300,
+        new_special_tokens=["<speaker>"],
+        special_tokens_map={"[CLS]": "<cls>"},
+    )
     assert new.cls_token == "<cls>" and "<speaker>" in new.additional_special_tokens
     ids = new("hear me <speaker> speak")["input_ids"]
     assert ids[0] == new.convert_tokens_to_ids("<cls>") and new.convert_tokens_to_ids("<speaker>") in ids
     new.save_pretrained(tmp_path)
     assert transformers.AutoTokenizer.from_pretrained(tmp_path)("hear me <speaker> speak")["input_ids"] == ids
-
 
 
 def test_train_new_from_iterator_needs_the_template_tokens():
@@ -751,6 +824,8 @@ def test_train_new_from_iterator_needs_the_template_tokens():
     ours = AutoTokenizer.from_pretrained(MINILM)
     spec = json.loads(ours.backend_tokenizer.to_str())
     spec["added_tokens"] = [token for token in spec["added_tokens"] if token["content"] != "[SEP]"]
-    without_sep = type(ours)(tokenizer_object=Tokenizer.from_str(json.dumps(spec)), **{**ours._config(), "sep_token": None})
+    without_sep = type(ours)(
+        tokenizer_object=Tokenizer.from_str(json.dumps(spec)), **{**ours._config(), "sep_token": None}
+    )
     with pytest.raises(ValueError, match=r"uses '\[SEP\]', which the new vocabulary lacks"):
         without_sep.train_new_from_iterator(shakespeare_batches(400), vocab_size=300)

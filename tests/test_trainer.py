@@ -6,6 +6,7 @@ Everything runs on a tiny random BERT (2 layers, hidden 32) and a few dozen synt
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tiny_trainer import VOCAB, TinyTokenizer, make_data, make_trainer, tiny_model
 
 import workbench
 from workbench import (
@@ -23,53 +25,8 @@ from workbench import (
     TrainerCallback,
     TrainingArguments,
 )
-from workbench.trainer import CALLBACK_EVENTS, TrainingDivergedError, get_scheduler
-
-VOCAB = 100
-
-
-class TinyTokenizer:
-    """Just what the collators need: a pad id and a padding side."""
-
-    pad_token_id = 0
-    padding_side = "right"
-
-
-def tiny_model(seed=0, **overrides):
-    torch.manual_seed(seed)
-    values = dict(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
-                  max_position_embeddings=64, num_labels=2)
-    values.update(overrides)
-    return BertForSequenceClassification(BertConfig(**values))
-
-
-def make_data(n=40, seed=1, with_labels=True):
-    """Learnable toy task: the first token after [CLS] is 7 for label 1 and 8 for label 0."""
-    g = torch.Generator().manual_seed(seed)
-    rows = []
-    for i in range(n):
-        length = int(torch.randint(4, 12, (), generator=g))
-        ids = torch.randint(10, VOCAB, (length,), generator=g).tolist()
-        ids[0] = 7 if i % 2 else 8
-        row = {"input_ids": [2] + ids + [3]}
-        if with_labels:
-            row["label"] = i % 2
-        rows.append(row)
-    return rows
-
-
-def accuracy(eval_pred):
-    logits, labels = eval_pred
-    return {"accuracy": float((logits.argmax(-1) == labels).mean())}
-
-
-def make_trainer(out, model=None, data=None, callbacks=(), eval_data=None, **kwargs):
-    defaults = dict(num_train_epochs=2, per_device_train_batch_size=6, per_device_eval_batch_size=8, logging_steps=2,
-                    save_strategy="no", report_to="none", disable_tqdm=True, learning_rate=1e-3)
-    defaults.update(kwargs)
-    return Trainer(model=model or tiny_model(), args=TrainingArguments(str(out), **defaults),
-                   train_dataset=data if data is not None else make_data(), eval_dataset=eval_data,
-                   processing_class=TinyTokenizer(), compute_metrics=accuracy, callbacks=list(callbacks))
+from workbench.training import TrainingDivergedError, get_scheduler
+from workbench.training.callbacks import CALLBACK_EVENTS
 
 
 class StopAt(TrainerCallback):
@@ -108,8 +65,14 @@ def assert_same_weights(a, b):
 
 def test_train_evaluate_predict(tmp_path):
     data = make_data(48)
-    trainer = make_trainer(tmp_path, data=data, eval_data=make_data(16, seed=2), num_train_epochs=4,
-                           eval_strategy="epoch", learning_rate=5e-3)
+    trainer = make_trainer(
+        tmp_path,
+        data=data,
+        eval_data=make_data(16, seed=2),
+        num_train_epochs=4,
+        eval_strategy="epoch",
+        learning_rate=5e-3,
+    )
     before = trainer.evaluate()["eval_loss"]
     out = trainer.train()
     assert out.global_step == 4 * math.ceil(48 / 6) == trainer.state.global_step
@@ -141,12 +104,21 @@ def test_hf_dataset_unused_columns_dropped_and_label_renamed(tmp_path):
 
 def test_gradient_accumulation_matches_bigger_batch(tmp_path):
     """2 x 4 accumulated equals one batch of 8 (no dropout, equal-length rows)."""
-    rows = [{"input_ids": r["input_ids"][:6] + [0] * (6 - len(r["input_ids"][:6])), "label": r["label"]} for r in make_data(16)]
+    rows = [
+        {"input_ids": r["input_ids"][:6] + [0] * (6 - len(r["input_ids"][:6])), "label": r["label"]}
+        for r in make_data(16)
+    ]
     common = dict(num_train_epochs=1, max_grad_norm=0.0)
     no_drop = dict(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
     a = make_trainer(tmp_path / "a", model=tiny_model(**no_drop), data=rows, per_device_train_batch_size=8, **common)
-    b = make_trainer(tmp_path / "b", model=tiny_model(**no_drop), data=rows, per_device_train_batch_size=4,
-                     gradient_accumulation_steps=2, **common)
+    b = make_trainer(
+        tmp_path / "b",
+        model=tiny_model(**no_drop),
+        data=rows,
+        per_device_train_batch_size=4,
+        gradient_accumulation_steps=2,
+        **common,
+    )
     a.train(), b.train()
     assert a.state.global_step == b.state.global_step == 2
     for (n, p), q in zip(a.model.named_parameters(), b.model.parameters()):
@@ -161,7 +133,7 @@ def test_gradient_accumulation_matches_bigger_batch(tmp_path):
 @pytest.mark.parametrize("n, batch_size", [(1000, 8), (37, 4), (5, 16)])
 def test_length_grouped_indices_match_reference(n, batch_size):
     pt_utils = pytest.importorskip("transformers.trainer_pt_utils")
-    from workbench.trainer import length_grouped_indices
+    from workbench.training import length_grouped_indices
 
     lengths = torch.randint(1, 60, (n,), generator=torch.Generator().manual_seed(n)).tolist()
     ours = length_grouped_indices(lengths, batch_size, torch.Generator().manual_seed(7))
@@ -199,7 +171,7 @@ def test_group_by_length_batches(tmp_path):
 
 def test_group_by_length_shards_across_ranks():
     """Under DDP, rank 0 and rank 1 together take one single-process batch per step (the same global order)."""
-    from workbench.trainer import _EpochBatchSampler
+    from workbench.training.samplers import _EpochBatchSampler
 
     lengths = torch.randint(1, 60, (45,), generator=torch.Generator().manual_seed(0)).tolist()
     common = dict(shuffle=True, seed=3, epoch=2, drop_last=False, lengths=lengths, group_size=8)
@@ -222,8 +194,9 @@ def test_group_by_length_lengths(tmp_path):
     trainer.train()  # the length column is not a model input: it is dropped from the batches
     trainer = make_trainer(tmp_path, data=ds, group_by_length=True, length_column_name="n_tokens")
     assert trainer._example_lengths(ds) == [len(r["input_ids"]) for r in rows]
-    trainer = make_trainer(tmp_path, data=[{"ids": [1, 2, 3], "label": 0}] * 4, group_by_length=True,
-                           remove_unused_columns=False)
+    trainer = make_trainer(
+        tmp_path, data=[{"ids": [1, 2, 3], "label": 0}] * 4, group_by_length=True, remove_unused_columns=False
+    )
     with pytest.raises(ValueError, match="group_by_length.*'length' column.*'input_ids'"):
         trainer.train()
 
@@ -242,13 +215,26 @@ def test_bf16_autocast_on_cpu(tmp_path):
 
 def test_callback_event_order(tmp_path):
     rec = Recorder()
-    trainer = make_trainer(tmp_path, data=make_data(8), callbacks=[rec], num_train_epochs=1,
-                           per_device_train_batch_size=2, gradient_accumulation_steps=2, logging_steps=1,
-                           eval_strategy="epoch", save_strategy="epoch", eval_data=make_data(4))
+    trainer = make_trainer(
+        tmp_path,
+        data=make_data(8),
+        callbacks=[rec],
+        num_train_epochs=1,
+        per_device_train_batch_size=2,
+        gradient_accumulation_steps=2,
+        logging_steps=1,
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        eval_data=make_data(4),
+    )
     trainer.train()
     step = ["on_step_begin", "on_substep_end", "on_pre_optimizer_step", "on_optimizer_step", "on_step_end", "on_log"]
-    expected = (["on_init_end", "on_train_begin", "on_epoch_begin"] + step + step
-                + ["on_epoch_end", "on_prediction_step", "on_log", "on_evaluate", "on_save", "on_log", "on_train_end"])
+    expected = (
+        ["on_init_end", "on_train_begin", "on_epoch_begin"]
+        + step
+        + step
+        + ["on_epoch_end", "on_prediction_step", "on_log", "on_evaluate", "on_save", "on_log", "on_train_end"]
+    )
     assert rec.events == expected
 
 
@@ -270,10 +256,18 @@ def test_early_stopping(tmp_path):
     def metric(_):
         return {"score": next(scores)}
 
-    trainer = make_trainer(tmp_path, data=make_data(24), eval_data=make_data(4), num_train_epochs=8,
-                           per_device_train_batch_size=6, eval_strategy="epoch", save_strategy="epoch",
-                           load_best_model_at_end=True, metric_for_best_model="score",
-                           callbacks=[EarlyStoppingCallback(early_stopping_patience=2)])
+    trainer = make_trainer(
+        tmp_path,
+        data=make_data(24),
+        eval_data=make_data(4),
+        num_train_epochs=8,
+        per_device_train_batch_size=6,
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        load_best_model_at_end=True,
+        metric_for_best_model="score",
+        callbacks=[EarlyStoppingCallback(early_stopping_patience=2)],
+    )
     trainer.compute_metrics = metric
     trainer.train()
     evals = [h["eval_score"] for h in trainer.state.log_history if "eval_score" in h]
@@ -284,8 +278,7 @@ def test_early_stopping(tmp_path):
 
 
 def test_early_stopping_needs_metric(tmp_path):
-    trainer = make_trainer(tmp_path, callbacks=[EarlyStoppingCallback()], eval_strategy="epoch",
-                           eval_data=make_data(4))
+    trainer = make_trainer(tmp_path, callbacks=[EarlyStoppingCallback()], eval_strategy="epoch", eval_data=make_data(4))
     with pytest.raises(ValueError, match="metric_for_best_model"):
         trainer.train()
 
@@ -302,8 +295,15 @@ def test_checkpoint_contents_and_save_total_limit(tmp_path):
     # step 7 is the end of training (saved too); only the 2 newest remain; no staging folders left
     assert names == ["checkpoint-6", "checkpoint-7"]
     ckpt = tmp_path / "checkpoint-7"
-    assert {"config.json", "model.safetensors", "optimizer.pt", "scheduler.pt", "rng_state.pth",
-            "trainer_state.json", "training_args.json"} <= set(os.listdir(ckpt))
+    assert {
+        "config.json",
+        "model.safetensors",
+        "optimizer.pt",
+        "scheduler.pt",
+        "rng_state.pth",
+        "trainer_state.json",
+        "training_args.json",
+    } <= set(os.listdir(ckpt))
     state = json.loads((ckpt / "trainer_state.json").read_text())
     assert state["global_step"] == 7 and state["max_steps"] == 7 and state["log_history"]
     # the checkpoint is a normal Hub-format model folder
@@ -313,9 +313,17 @@ def test_checkpoint_contents_and_save_total_limit(tmp_path):
 
 def test_load_best_model_at_end_keeps_best_checkpoint(tmp_path):
     scores = iter([0.2, 0.9, 0.3, 0.1])
-    trainer = make_trainer(tmp_path, data=make_data(24), eval_data=make_data(4), num_train_epochs=4,
-                           eval_strategy="epoch", save_strategy="epoch", save_total_limit=1,
-                           load_best_model_at_end=True, metric_for_best_model="score")
+    trainer = make_trainer(
+        tmp_path,
+        data=make_data(24),
+        eval_data=make_data(4),
+        num_train_epochs=4,
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        save_total_limit=1,
+        load_best_model_at_end=True,
+        metric_for_best_model="score",
+    )
     trainer.compute_metrics = lambda _: {"score": next(scores)}
     trainer.train()
     assert trainer.state.best_metric == 0.9
@@ -333,14 +341,22 @@ def test_load_best_model_defaults_to_eval_loss(tmp_path):
 @pytest.mark.parametrize("accum, stop_at, sampling", [(1, 5, "random"), (2, 4, "random"), (1, 7, "group_by_length")])
 def test_exact_resume_mid_epoch_is_bitwise_equal(tmp_path, accum, stop_at, sampling):
     """Stopped at step k (mid-epoch, dropout on) and resumed == never stopped, bit for bit."""
-    common = dict(num_train_epochs=2, per_device_train_batch_size=4, gradient_accumulation_steps=accum,
-                  warmup_steps=2, weight_decay=0.01, train_sampling_strategy=sampling)
+    common = dict(
+        num_train_epochs=2,
+        per_device_train_batch_size=4,
+        gradient_accumulation_steps=accum,
+        warmup_steps=2,
+        weight_decay=0.01,
+        train_sampling_strategy=sampling,
+    )
     full = make_trainer(tmp_path / "full", **common)
     full.train()
     part = make_trainer(tmp_path / "part", callbacks=[StopAt(stop_at)], **common)
     part.train()
     assert part.state.global_step == stop_at and 0 < part.state.epoch < 1
-    resumed = make_trainer(tmp_path / "part", model=tiny_model(seed=123), **common)  # other init: weights must come from the checkpoint
+    resumed = make_trainer(
+        tmp_path / "part", model=tiny_model(seed=123), **common
+    )  # other init: weights must come from the checkpoint
     resumed.train(resume_from_checkpoint=True)
     assert resumed.state.global_step == full.state.global_step
     assert_same_weights(full.model, resumed.model)
@@ -413,17 +429,20 @@ def test_warmup_ratio_and_fraction():
 # ------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(eval_strategy="sometimes"), "eval_strategy"),
-    (dict(lr_scheduler_type="triangle"), "lr_scheduler_type"),
-    (dict(load_best_model_at_end=True), "load_best_model_at_end"),
-    (dict(load_best_model_at_end=True, eval_strategy="steps", save_strategy="epoch"), "match"),
-    (dict(report_to="wandb"), "report_to"),
-    (dict(fp16=True), "fp16"),
-    (dict(per_device_train_batch_size=0), "per_device_train_batch_size"),
-    (dict(num_train_epochs=0), "nothing to train"),
-    (dict(train_sampling_strategy="by_topic"), "train_sampling_strategy"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(eval_strategy="sometimes"), "eval_strategy"),
+        (dict(lr_scheduler_type="triangle"), "lr_scheduler_type"),
+        (dict(load_best_model_at_end=True), "load_best_model_at_end"),
+        (dict(load_best_model_at_end=True, eval_strategy="steps", save_strategy="epoch"), "match"),
+        (dict(report_to="wandb"), "report_to"),
+        (dict(fp16=True), "fp16"),
+        (dict(per_device_train_batch_size=0), "per_device_train_batch_size"),
+        (dict(num_train_epochs=0), "nothing to train"),
+        (dict(train_sampling_strategy="by_topic"), "train_sampling_strategy"),
+    ],
+)
 def test_bad_training_arguments(kwargs, match):
     if kwargs.get("fp16") and torch.cuda.is_available():
         pytest.skip("fp16 is valid with a GPU")
@@ -495,18 +514,46 @@ def test_missing_model_and_eval_dataset(tmp_path):
 # ------------------------------------------------------------------------------------------------
 
 
+DDP_SCRIPT = Path(__file__).with_name("ddp_train_script.py")
+DDP_ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+
+
+def torchrun_two_processes(*script_args: str, timeout: float) -> subprocess.CompletedProcess:
+    """``torchrun --nproc_per_node 2 tests/ddp_train_script.py ARGS`` in a process group of its own, so that a hang
+    (a rank waiting for the other) kills every process of it after ``timeout`` s and fails the test, not CI."""
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        str(DDP_SCRIPT),
+        *script_args,
+    ]
+    with subprocess.Popen(
+        command, env=DDP_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            stdout, stderr = process.communicate()
+            pytest.fail(f"torchrun hung for {timeout} s and was killed:\n{stdout[-3000:]}{stderr[-3000:]}")
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
 @pytest.mark.timeout(180)
 def test_ddp_two_processes_match_single_process(tmp_path):
-    script = Path(__file__).with_name("ddp_train_script.py")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    ddp = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script),
-         str(tmp_path / "ddp"), "4"],
-        env=env, capture_output=True, text=True, timeout=170,
-    )
+    ddp = torchrun_two_processes(str(tmp_path / "ddp"), "4", "every_rank", timeout=170)
     assert ddp.returncode == 0, ddp.stdout[-3000:] + ddp.stderr[-3000:]
-    single = subprocess.run([sys.executable, str(script), str(tmp_path / "single"), "8"], env=env,
-                            capture_output=True, text=True, timeout=120)
+    single = subprocess.run(
+        [sys.executable, str(DDP_SCRIPT), str(tmp_path / "single"), "8"],
+        env=DDP_ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert single.returncode == 0, single.stdout[-3000:] + single.stderr[-3000:]
     from safetensors.torch import load_file
 
@@ -528,13 +575,28 @@ def test_ddp_two_processes_match_single_process(tmp_path):
     assert sorted(p.name for p in (tmp_path / "ddp").iterdir()) == ["checkpoint-6", "final"]
 
 
+@pytest.mark.timeout(120)
+def test_ddp_save_model_called_on_rank_zero_only(tmp_path):
+    """``if trainer.is_world_process_zero(): trainer.save_model()`` (the other call pattern, every rank calling it,
+    is the test above): rank 0 writes and waits for no other rank, as in the reference."""
+    ddp = torchrun_two_processes(str(tmp_path), "4", "rank_zero", timeout=110)
+    assert ddp.returncode == 0, ddp.stdout[-3000:] + ddp.stderr[-3000:]
+    assert "world size 2 steps 6" in ddp.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-6", "final"]
+    saved = BertForSequenceClassification.from_pretrained(tmp_path / "final")
+    checkpoint = BertForSequenceClassification.from_pretrained(tmp_path / "checkpoint-6")
+    for (name, a), (_, b) in zip(saved.state_dict().items(), checkpoint.state_dict().items(), strict=True):
+        assert torch.equal(a, b), name
+    assert (tmp_path / "final" / "training_args.json").is_file()
+
+
 # ------------------------------------------------------------------------------------------------
 # progress displays
 # ------------------------------------------------------------------------------------------------
 
 
 def test_terminal_progress_display(tmp_path, capsys):
-    from workbench.trainer import ProgressCallback
+    from workbench.training import ProgressCallback
 
     trainer = make_trainer(tmp_path, max_steps=4, disable_tqdm=False)
     assert any(isinstance(cb, ProgressCallback) for cb in trainer.callback_handler.callbacks)
@@ -545,7 +607,7 @@ def test_terminal_progress_display(tmp_path, capsys):
 
 
 def test_notebook_progress_html():
-    from workbench.trainer import NotebookProgressCallback, TrainerState
+    from workbench.training import NotebookProgressCallback, TrainerState
 
     cb = NotebookProgressCallback()
     cb.start, cb.first_step = 0.0, 0
@@ -559,8 +621,16 @@ def test_token_classification_predict_pads_across_batches(tmp_path):
     from workbench import BertForTokenClassification, DataCollatorForTokenClassification
 
     torch.manual_seed(0)
-    model = BertForTokenClassification(BertConfig(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=1,
-                                                  num_attention_heads=4, intermediate_size=37, num_labels=3))
+    model = BertForTokenClassification(
+        BertConfig(
+            vocab_size=VOCAB,
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=4,
+            intermediate_size=37,
+            num_labels=3,
+        )
+    )
     rows = [{"input_ids": list(range(10, 10 + n)), "labels": [i % 3 for i in range(n)]} for n in (3, 9, 4, 5)]
     args = TrainingArguments(str(tmp_path), per_device_eval_batch_size=2, report_to="none", disable_tqdm=True)
     trainer = Trainer(model=model, args=args, data_collator=DataCollatorForTokenClassification(TinyTokenizer()))
@@ -588,14 +658,28 @@ def test_second_train_call_gets_a_fresh_schedule(tmp_path):
 @pytest.mark.parametrize("family", ["gpt2", "llama"])
 def test_evaluate_causal_lm_ignores_the_kv_cache(family, tmp_path):
     if family == "gpt2":
-        model = workbench.GPT2LMHeadModel(workbench.GPT2Config(n_layer=1, n_head=2, n_embd=16, vocab_size=50, n_positions=32))
+        model = workbench.GPT2LMHeadModel(
+            workbench.GPT2Config(n_layer=1, n_head=2, n_embd=16, vocab_size=50, n_positions=32)
+        )
     else:
-        model = workbench.LlamaForCausalLM(workbench.LlamaConfig(num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
-                                                                  hidden_size=16, intermediate_size=32, vocab_size=50))
+        model = workbench.LlamaForCausalLM(
+            workbench.LlamaConfig(
+                num_hidden_layers=1,
+                num_attention_heads=2,
+                num_key_value_heads=1,
+                hidden_size=16,
+                intermediate_size=32,
+                vocab_size=50,
+            )
+        )
     rows = [{"input_ids": list(range(1, 9)), "labels": list(range(1, 9))} for _ in range(4)]
-    trainer = workbench.Trainer(model=model, args=workbench.TrainingArguments(output_dir=str(tmp_path), per_device_eval_batch_size=2,
-                                                                              report_to="none", disable_tqdm=True),
-                                eval_dataset=rows)
+    trainer = workbench.Trainer(
+        model=model,
+        args=workbench.TrainingArguments(
+            output_dir=str(tmp_path), per_device_eval_batch_size=2, report_to="none", disable_tqdm=True
+        ),
+        eval_dataset=rows,
+    )
     metrics = trainer.evaluate()
     assert "eval_loss" in metrics
     assert trainer.predict(rows).predictions.shape == (4, 8, 50)

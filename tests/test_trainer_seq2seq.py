@@ -13,18 +13,22 @@ import json
 import numpy as np
 import pytest
 import torch
+from tiny_checkpoints import tiny_t5
 
 import workbench
-from tests.test_pipelines import _tiny_t5
 
-SOURCES = ["translate English to German: The house is wonderful.", "translate English to German: I like tea.",
-           "translate English to German: Where is the station?", "translate English to German: Thank you very much."]
+SOURCES = [
+    "translate English to German: The house is wonderful.",
+    "translate English to German: I like tea.",
+    "translate English to German: Where is the station?",
+    "translate English to German: Thank you very much.",
+]
 TARGETS = ["Das Haus ist wunderbar.", "Ich mag Tee.", "Wo ist der Bahnhof?", "Vielen Dank."]
 
 
 @pytest.fixture(scope="module")
 def t5_folder(tmp_path_factory):
-    return _tiny_t5(tmp_path_factory.mktemp("t5"))
+    return tiny_t5(tmp_path_factory.mktemp("t5"))
 
 
 def rows(tokenizer) -> list[dict]:
@@ -35,10 +39,20 @@ def rows(tokenizer) -> list[dict]:
 def our_trainer(folder, tmp_path, compute_metrics=None, **arguments):
     tokenizer = workbench.AutoTokenizer.from_pretrained(folder)
     model = workbench.T5ForConditionalGeneration.from_pretrained(folder)
-    args = workbench.Seq2SeqTrainingArguments(output_dir=str(tmp_path / "ours"), per_device_eval_batch_size=2,
-                                              report_to="none", disable_tqdm=True, **arguments)
-    trainer = workbench.Seq2SeqTrainer(model=model, args=args, processing_class=tokenizer, compute_metrics=compute_metrics,
-                                       data_collator=workbench.DataCollatorForSeq2Seq(tokenizer, model=model))
+    args = workbench.Seq2SeqTrainingArguments(
+        output_dir=str(tmp_path / "ours"),
+        per_device_eval_batch_size=2,
+        report_to="none",
+        disable_tqdm=True,
+        **arguments,
+    )
+    trainer = workbench.Seq2SeqTrainer(
+        model=model,
+        args=args,
+        processing_class=tokenizer,
+        compute_metrics=compute_metrics,
+        data_collator=workbench.DataCollatorForSeq2Seq(tokenizer, model=model),
+    )
     return trainer, rows(tokenizer)
 
 
@@ -47,14 +61,26 @@ def reference_predict(folder, tmp_path, **arguments):
     transformers.logging.set_verbosity_error()
     tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
     model = transformers.T5ForConditionalGeneration.from_pretrained(folder)
-    args = transformers.Seq2SeqTrainingArguments(output_dir=str(tmp_path / "ref"), per_device_eval_batch_size=2,
-                                                 report_to="none", disable_tqdm=True, use_cpu=True, **arguments)
-    trainer = transformers.Seq2SeqTrainer(model=model, args=args, processing_class=tokenizer,
-                                          data_collator=transformers.DataCollatorForSeq2Seq(tokenizer, model=model))
+    args = transformers.Seq2SeqTrainingArguments(
+        output_dir=str(tmp_path / "ref"),
+        per_device_eval_batch_size=2,
+        report_to="none",
+        disable_tqdm=True,
+        use_cpu=True,
+        **arguments,
+    )
+    trainer = transformers.Seq2SeqTrainer(
+        model=model,
+        args=args,
+        processing_class=tokenizer,
+        data_collator=transformers.DataCollatorForSeq2Seq(tokenizer, model=model),
+    )
     return trainer.predict(rows(tokenizer))
 
 
-@pytest.mark.parametrize("arguments", [dict(generation_max_length=12), dict(generation_max_length=10, generation_num_beams=3)])
+@pytest.mark.parametrize(
+    "arguments", [dict(generation_max_length=12), dict(generation_max_length=10, generation_num_beams=3)]
+)
 def test_predict_with_generate_matches_reference(t5_folder, tmp_path, arguments):
     expected = reference_predict(t5_folder, tmp_path, predict_with_generate=True, **arguments)
     trainer, data = our_trainer(t5_folder, tmp_path, predict_with_generate=True, **arguments)
@@ -96,9 +122,20 @@ def test_without_generate_predict_returns_logits(t5_folder, tmp_path):
 
 
 def test_trains_and_evaluates_with_generate_during_training(t5_folder, tmp_path):
-    trainer, data = our_trainer(t5_folder, tmp_path, predict_with_generate=True, generation_max_length=8,
-                                max_steps=2, per_device_train_batch_size=2, eval_strategy="steps", eval_steps=1,
-                                save_strategy="steps", save_steps=2, logging_steps=1, learning_rate=1e-3)
+    trainer, data = our_trainer(
+        t5_folder,
+        tmp_path,
+        predict_with_generate=True,
+        generation_max_length=8,
+        max_steps=2,
+        per_device_train_batch_size=2,
+        eval_strategy="steps",
+        eval_steps=1,
+        save_strategy="steps",
+        save_steps=2,
+        logging_steps=1,
+        learning_rate=1e-3,
+    )
     trainer.train_dataset, trainer.eval_dataset = data, data
     trainer.train()
     evaluations = [entry for entry in trainer.state.log_history if "eval_loss" in entry]

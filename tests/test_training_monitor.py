@@ -4,16 +4,19 @@ the training cell is still running."""
 
 import os
 import queue
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from tiny_trainer import make_data, make_trainer
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_trainer import make_data, make_trainer  # noqa: E402
-
-from workbench.trainer import NotebookProgressCallback, ProgressCallback, TrainerControl, TrainerState, TrainingArguments
+from workbench.training import (
+    NotebookProgressCallback,
+    ProgressCallback,
+    TrainerControl,
+    TrainerState,
+    TrainingArguments,
+)
 from workbench.widgets import TrainingMonitor
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -33,9 +36,17 @@ def test_is_a_widget_and_a_callback():
 
 def test_monitor_follows_a_training_run(tmp_path, capsys):
     monitor = TrainingMonitor()
-    trainer = make_trainer(tmp_path, callbacks=[monitor], eval_data=make_data(8, seed=2), eval_strategy="epoch",
-                           num_train_epochs=2, logging_steps=2)
-    assert not any(isinstance(cb, (ProgressCallback, NotebookProgressCallback)) for cb in trainer.callback_handler.callbacks)
+    trainer = make_trainer(
+        tmp_path,
+        callbacks=[monitor],
+        eval_data=make_data(8, seed=2),
+        eval_strategy="epoch",
+        num_train_epochs=2,
+        logging_steps=2,
+    )
+    assert not any(
+        isinstance(cb, (ProgressCallback, NotebookProgressCallback)) for cb in trainer.callback_handler.callbacks
+    )
     trainer.train()
     logs = trainer.state.log_history
     assert [r["loss"] for r in monitor.history["train"]] == [h["loss"] for h in logs if "loss" in h]
@@ -75,7 +86,10 @@ def test_stop_button_ends_training_with_a_checkpoint(tmp_path):
     resumed = make_trainer(tmp_path, callbacks=[again], num_train_epochs=3)
     resumed.train(resume_from_checkpoint=True)
     assert resumed.state.global_step == resumed.state.max_steps
-    assert [r["step"] for r in again.history["train"]][:2] == [2, 4]  # the curve continues from the checkpoint's history
+    assert [r["step"] for r in again.history["train"]][:2] == [
+        2,
+        4,
+    ]  # the curve continues from the checkpoint's history
 
 
 def test_driving_callbacks_directly():
@@ -88,8 +102,12 @@ def test_driving_callbacks_directly():
     for step in range(1, 6):
         state.global_step, state.epoch = step, step / 5
         monitor.on_step_end(args, state, control)
-        monitor.on_log(args, state, control, logs={"loss": 1.0 / step, "learning_rate": 1e-4 * (10 - step), "epoch": state.epoch})
-    monitor.on_log(args, state, control, logs={"eval_loss": 0.5, "eval_accuracy": 0.75, "eval_runtime": 0.1, "epoch": 1.0})
+        monitor.on_log(
+            args, state, control, logs={"loss": 1.0 / step, "learning_rate": 1e-4 * (10 - step), "epoch": state.epoch}
+        )
+    monitor.on_log(
+        args, state, control, logs={"eval_loss": 0.5, "eval_accuracy": 0.75, "eval_runtime": 0.1, "epoch": 1.0}
+    )
     assert monitor.history["eval"] == [{"step": 5, "epoch": 1.0, "eval_loss": 0.5, "eval_accuracy": 0.75}]
     assert "accuracy" in monitor.metrics_table.value and "0.75" in monitor.metrics_table.value
     assert "step 5/10" in monitor.status.value and "ETA" in monitor.status.value
@@ -113,7 +131,7 @@ def test_stop_button_click_reaches_a_busy_kernel(tmp_path):
     km, kc = manager.start_new_kernel(kernel_name="python3", env=env)
     code = f"""
 from workbench.widgets import TrainingMonitor
-from workbench.trainer import TrainerState, TrainerControl, TrainingArguments
+from workbench.training import TrainerState, TrainerControl, TrainingArguments
 import time
 m = TrainingMonitor(mode="widget", plot_interval=100, show_final_figure=False)
 args, st, ctl = TrainingArguments({str(tmp_path)!r}), TrainerState(max_steps=600, num_train_epochs=1), TrainerControl()

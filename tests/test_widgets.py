@@ -49,9 +49,12 @@ def tiny_gpt2(vocab_size: int):
 
 # ---------------------------------------------------------------------------------------------- package
 
+
 def test_import_widgets_is_lazy_and_torch_free():
-    code = ("import sys, workbench.widgets as w; assert 'torch' not in sys.modules, 'torch imported'; "
-            "assert {'AttentionVisualizer','ModelPicker','TokenizerExplorer','GenerationExplorer'} <= set(w.__all__)")
+    code = (
+        "import sys, workbench.widgets as w; assert 'torch' not in sys.modules, 'torch imported'; "
+        "assert {'AttentionVisualizer','ModelPicker','TokenizerExplorer','GenerationExplorer'} <= set(w.__all__)"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -65,6 +68,7 @@ def test_exports_resolve():
 
 
 # ---------------------------------------------------------------------------------------------- attention
+
 
 def test_head_view_shows_tokens_and_changes_with_layer_and_head(viz):
     viz.view, viz.layer, viz.head, viz.filter = "head", 0, None, "all"
@@ -89,8 +93,15 @@ def test_controls_drive_the_view(viz):
     """Every control, set as a user would (through the widget objects), re-renders."""
     viz.view, viz.layer, viz.head, viz.filter = "head", 0, None, "all"
     previous = viz.html
-    for control, value in ((viz._layer_w, 2), (viz._head_w, 1), (viz._weight_w, 0.3), (viz._filter_w, "ab"),
-                           (viz._view_w, "model"), (viz._view_w, "heatmap"), (viz._view_w, "head")):
+    for control, value in (
+        (viz._layer_w, 2),
+        (viz._head_w, 1),
+        (viz._weight_w, 0.3),
+        (viz._filter_w, "ab"),
+        (viz._view_w, "model"),
+        (viz._view_w, "heatmap"),
+        (viz._view_w, "head"),
+    ):
         control.value = value
         assert viz.html != previous, (control.description, value)
         previous = viz.html
@@ -127,7 +138,7 @@ def test_filters_need_a_pair(minilm, tokenizer):
 def test_model_view_grid_and_zoom(viz):
     viz.view, viz.layer, viz.head = "model", 4, 7
     html = viz.html
-    assert html.count("<label class=\"c") == 6 * 12  # a thumbnail per layer x head
+    assert html.count('<label class="c') == 6 * 12  # a thumbnail per layer x head
     assert 'id="%sm-z4-7" checked' % viz._uid in html  # the selected head starts zoomed
     assert "Layer 4, head 7" in html and "strongest:" in html
     assert_offline(html)
@@ -212,9 +223,13 @@ def test_from_attentions_checks_shapes():
 def test_encoder_decoder_kinds():
     enc_tokens, dec_tokens = ["▁Hallo", "▁Welt", "</s>"], ["<pad>", "▁Hello", "▁world"]
     rand = lambda q, k: tuple(torch.rand(1, 2, q, k).softmax(-1) for _ in range(2))  # noqa: E731
-    v = AttentionVisualizer.from_attentions(encoder_attention=rand(3, 3), decoder_attention=rand(3, 3),
-                                            cross_attention=rand(3, 3), encoder_tokens=enc_tokens,
-                                            decoder_tokens=dec_tokens)
+    v = AttentionVisualizer.from_attentions(
+        encoder_attention=rand(3, 3),
+        decoder_attention=rand(3, 3),
+        cross_attention=rand(3, 3),
+        encoder_tokens=enc_tokens,
+        decoder_tokens=dec_tokens,
+    )
     assert [value for _, value in v._kind_w.options] == ["encoder", "decoder", "cross"]
     assert v._kind_w.layout.display is None
     v._kind_w.value = "cross"
@@ -224,10 +239,11 @@ def test_encoder_decoder_kinds():
 
 
 def test_encoder_decoder_model_runs_with_target(data_dir):
-    from workbench.models.t5 import T5ForConditionalGeneration, tiny_config
+    from workbench.models.auto import tiny_config
+    from workbench.models.t5 import T5ForConditionalGeneration
 
     t5_tokenizer = workbench.AutoTokenizer.from_pretrained(data_dir / "tokenizers" / "t5-small")
-    model = T5ForConditionalGeneration(tiny_config(vocab_size=32128))
+    model = T5ForConditionalGeneration(tiny_config("t5-tiny-random", vocab_size=32128))
     v = AttentionVisualizer(model, t5_tokenizer, "translate English to German: a cat", target="eine Katze")
     assert [value for _, value in v._kind_w.options] == ["encoder", "decoder", "cross"]
     v.kind = "cross"
@@ -284,6 +300,7 @@ def test_render_head_view_caps_lines():
 
 # ---------------------------------------------------------------------------------------------- tokenizer
 
+
 def test_tokenizer_explorer_controls(tokenizer):
     ex = TokenizerExplorer(tokenizer, "Tokenizers are unbelievable!")
     assert ex.tokens[0] == "[CLS]" and ex.tokens[-1] == "[SEP]"
@@ -291,7 +308,7 @@ def test_tokenizer_explorer_controls(tokenizer):
     for token in ex.tokens:
         assert re.search(r">%s(<small>|</span>)" % re.escape(token), html), token
     assert f"<small>{ex.ids[1]}</small>" in html and 'class="chip special"' in html
-    assert ex.offsets[1] == (0, len(ex.text[:ex.offsets[1][1]]))
+    assert ex.offsets[1] == (0, len(ex.text[: ex.offsets[1][1]]))
     n = len(ex.ids)
     ex._special.value = False
     assert len(ex.ids) == n - 2 and 'class="chip special"' not in ex.html
@@ -319,6 +336,7 @@ def test_tokenizer_explorer_rejects_non_tokenizers():
 
 
 # ---------------------------------------------------------------------------------------------- model picker
+
 
 def test_model_picker_lists_and_summarises():
     picker = ModelPicker()
@@ -348,8 +366,9 @@ def test_model_picker_select_load_and_observers(tmp_path):
     assert picker.tokenizer("hi")["input_ids"][0] == 101
     assert loaded == ["BertModel"] and picker._progress.value == 3
     # a local folder: a tiny model saved here
-    config = workbench.BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                                  vocab_size=100)
+    config = workbench.BertConfig(
+        hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, vocab_size=100
+    )
     workbench.BertForMaskedLM(config).save_pretrained(tmp_path / "tiny-bert")
     picker._folder.value = str(tmp_path)
     picker._add.click()
@@ -372,6 +391,7 @@ def test_model_picker_load_button_and_task_class():
 
 
 # ---------------------------------------------------------------------------------------------- generation
+
 
 def test_reshape_distribution():
     logits = torch.tensor([2.0, 1.0, 0.0, -1.0])

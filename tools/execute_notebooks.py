@@ -87,8 +87,10 @@ def output_problems(nb: nbformat.NotebookNode) -> list[str]:
 def stderr_outputs(nb: nbformat.NotebookNode) -> int:
     return sum(
         1
-        for c in nb.cells if c.cell_type == "code"
-        for o in c.get("outputs", []) if o.get("output_type") == "stream" and o.get("name") == "stderr"
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "stream" and o.get("name") == "stderr"
     )
 
 
@@ -101,8 +103,12 @@ def tidy(nb: nbformat.NotebookNode) -> None:
         merged = []
         for output in cell.outputs:
             previous = merged[-1] if merged else None
-            if (output.output_type == "stream" and previous is not None and previous.output_type == "stream"
-                    and previous.name == output.name):
+            if (
+                output.output_type == "stream"
+                and previous is not None
+                and previous.output_type == "stream"
+                and previous.name == output.name
+            ):
                 previous.text += output.text
             else:
                 merged.append(output)
@@ -129,8 +135,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("paths", nargs="*", help="notebooks or folders (default: tutorials/ notebooks/)")
     parser.add_argument("--timeout", type=int, default=300, help="seconds allowed per cell (default 300)")
     parser.add_argument("--kernel", default="python3", help="kernel name (default python3)")
-    parser.add_argument("--budget", type=float, default=180.0,
-                        help="warn when a notebook takes longer than this many seconds (default 180)")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=180.0,
+        help="warn when a notebook takes longer than this many seconds (default 180)",
+    )
     parser.add_argument("--check", action="store_true", help="do not execute: only scan the stored outputs")
     args = parser.parse_args(argv)
 

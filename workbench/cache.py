@@ -211,8 +211,10 @@ class EncoderDecoderCache:
         return cache
 
     def __repr__(self) -> str:
-        return (f"EncoderDecoderCache(layers={self.num_layers}, decoder_length={self.get_seq_length()}, "
-                f"source_length={self.cross_attention_cache.length})")
+        return (
+            f"EncoderDecoderCache(layers={self.num_layers}, decoder_length={self.get_seq_length()}, "
+            f"source_length={self.cross_attention_cache.length})"
+        )
 
 
 def as_encoder_decoder_cache(past_key_values, num_layers: int, use_cache: bool) -> EncoderDecoderCache | None:
@@ -242,49 +244,3 @@ def as_cache(past_key_values, num_layers: int, use_cache: bool) -> KVCache | Non
         f"past_key_values must be a workbench KVCache (as returned by a previous call with use_cache=True) "
         f"or a tuple of (key, value) per layer, got {type(past_key_values).__name__}."
     )
-
-
-def decoder_attention_mask(
-    attention_mask: torch.Tensor | None,
-    past_length: int,
-    new_length: int,
-    dtype: torch.dtype,
-    device: torch.device,
-    sliding_window: int | None = None,
-) -> torch.Tensor | None:
-    """The additive mask of a decoder's attention, (batch or 1, 1, new, past + new): 0 where a query may
-    look, the dtype's minimum where it may not. ``None`` when nothing is masked (one new token, no padding).
-
-    Query i (absolute index ``past_length + i``) sees key j when j <= its index (causal), j is not padding
-    (``attention_mask`` covers cached and new tokens, 1 = token, 0 = padding), and, with a sliding window,
-    j > index - window. Indices, not positions, as in the reference: left padding shifts both alike.
-    """
-    total = past_length + new_length
-    if attention_mask is not None and attention_mask.shape[-1] != total:
-        raise ValueError(
-            f"attention_mask covers {attention_mask.shape[-1]} tokens, but the cache holds {past_length} and "
-            f"{new_length} are new ({total} in all); pass the mask of the whole sequence so far."
-        )
-    windowed = sliding_window is not None and total > sliding_window
-    if attention_mask is None and new_length == 1 and not windowed:
-        return None
-    query_index = torch.arange(past_length, total, device=device)[:, None]  # (new, 1)
-    key_index = torch.arange(total, device=device)[None, :]  # (1, total)
-    allowed = key_index <= query_index  # (new, total)
-    if windowed:
-        allowed = allowed & (key_index > query_index - sliding_window)
-    allowed = allowed[None, None]  # (1, 1, new, total)
-    if attention_mask is not None:
-        allowed = allowed & attention_mask[:, None, None, :].to(device=device, dtype=torch.bool)  # (batch, 1, new, total)
-    return torch.zeros(allowed.shape, dtype=dtype, device=device).masked_fill_(~allowed, torch.finfo(dtype).min)
-
-
-def positions_from_mask(attention_mask: torch.Tensor, new_length: int) -> torch.Tensor:
-    """(batch, total) padding mask -> (batch, new) position ids of the last ``new_length`` tokens.
-
-    Left padding shifts each row's positions so that its first real token is position 0 (padding gets
-    position 1, as in the reference's generate; it is masked out anyway).
-    """
-    positions = attention_mask.long().cumsum(-1) - 1
-    positions = positions.masked_fill(attention_mask == 0, 1)
-    return positions[:, -new_length:]

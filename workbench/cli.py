@@ -11,18 +11,27 @@ from pathlib import Path
 def _info(args: argparse.Namespace) -> int:
     import platform
 
+    import torch
+
     from . import __version__, hub
     from .models.auto import supported_model_types
-
-    import torch
 
     print(f"workbench {__version__}  (python {platform.python_version()}, torch {torch.__version__})")
     print(f"Hugging Face cache : {hub.hub_cache_dir()}")
     print(f"offline            : {hub.is_offline()} (HF_HUB_OFFLINE)")
-    print(f"data directory     : {os.environ.get('WORKBENCH_DATA_DIR', '(WORKBENCH_DATA_DIR not set)')}")
+    print(f"data directory     : {_data_folder()}")
     print(f"default model      : {hub.DEFAULT_MODEL}")
     print(f"model types        : {', '.join(supported_model_types())}")
     return 0
+
+
+def _data_folder() -> str:
+    from . import data
+
+    try:
+        return str(data.data_dir())
+    except FileNotFoundError as e:
+        return f"(missing) {e}"
 
 
 def _models(args: argparse.Namespace) -> int:
@@ -30,8 +39,8 @@ def _models(args: argparse.Namespace) -> int:
 
     width = max(len(t) for t in MODEL_TYPES)
     print(f"{'model_type':<{width}}  tasks")
-    for model_type, (_, _, classes) in sorted(MODEL_TYPES.items()):
-        print(f"{model_type:<{width}}  {', '.join(t for t in TASKS if t in classes)}")
+    for model_type, family in sorted(MODEL_TYPES.items()):
+        print(f"{model_type:<{width}}  {', '.join(t for t in TASKS if t in family.tasks)}")
     return 0
 
 
@@ -55,15 +64,21 @@ def _lab(args: argparse.Namespace) -> int:
 
     folder = Path(args.folder).resolve()
     if not folder.is_dir():
-        print(f"error: {folder} does not exist; run this from a clone of the repository or pass a folder.", file=sys.stderr)
+        print(
+            f"error: {folder} does not exist; run this from a clone of the repository or pass a folder.",
+            file=sys.stderr,
+        )
         return 2
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    data = folder.parent.parent / "shared" / "data"
-    if "WORKBENCH_DATA_DIR" not in os.environ and data.is_dir():
-        os.environ["WORKBENCH_DATA_DIR"] = str(data)
     hub.resolve_file(hub.DEFAULT_MODEL, "config.json")  # seeds the cache from the packaged checkpoint
-    command = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={folder}", f"--port={args.port}",
-               f"--ServerApp.ip={args.ip}"]
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        f"--ServerApp.root_dir={folder}",
+        f"--port={args.port}",
+        f"--ServerApp.ip={args.ip}",
+    ]
     if args.no_browser:
         command.append("--no-browser")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
@@ -71,6 +86,24 @@ def _lab(args: argparse.Namespace) -> int:
     print("Starting JupyterLab:", " ".join(command), flush=True)
     os.execv(sys.executable, command)
     return 0  # not reached
+
+
+def _data(args: argparse.Namespace) -> int:
+    """List the offline data sets: name, splits, size and licence."""
+    from . import data
+
+    rows = data.summary()
+    print(f"data folder: {data.data_dir()}  (override with WORKBENCH_DATA_DIR)")
+    width = max(len(row["name"]) for row in rows)
+    print(f"{'name':<{width}}  {'splits':<18} {'MB':>5}  licence")
+    for row in rows:
+        print(f"{row['name']:<{width}}  {row['splits']:<18} {row['megabytes']:>5}  {row['licence']}")
+        print(f"{'':<{width}}  {row['description']}")
+    print(
+        "Load one with: from workbench import data; data.load('rotten_tomatoes', split='train')."
+        " Sources and licences: data/MANIFEST.md."
+    )
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -82,7 +115,8 @@ def _demo(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="workbench",
-        description="Transformers Workbench: Hugging Face Transformers models in plain PyTorch, for notebooks and demos.",
+        description="Transformers Workbench: Hugging Face Transformers models in plain PyTorch, for notebooks "
+        "and demos.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -96,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="+", help="Hub ids such as sentence-transformers/all-MiniLM-L6-v2")
     p.add_argument("--revision", default=None)
     p.set_defaults(func=_fetch)
+
+    p = sub.add_parser("data", help="list the offline data sets (sizes, licences)")
+    p.set_defaults(func=_data)
 
     p = sub.add_parser("lab", help="start JupyterLab on the tutorials, offline")
     p.add_argument("folder", nargs="?", default="tutorials", help="folder to open (default: tutorials)")

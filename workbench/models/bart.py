@@ -23,12 +23,13 @@ The architecture, the same in all of them:
 
 What the variants switch (``config.variant``, fixed per model_type; nothing of it goes to config.json):
 
-              positions                                   layers                       layernorm_embedding  final_logits_bias
-    bart      learned, offset 2                           post-LN  x = norm(x + f(x))  yes                  yes
-    mbart     learned, offset 2                           pre-LN   x = x + f(norm(x))  yes                  yes
-    marian    sinusoidal table (sin | cos halves)         post-LN                      no                   yes
-    pegasus   sinusoidal table (sin | cos halves)         pre-LN                       no                   yes
-    m2m_100   fairseq sinusoids, counted from input_ids   pre-LN                       no                   no
+              positions                                  layers                       layernorm_embedding  logits bias
+    bart      learned, offset 2                          post-LN  x = norm(x + f(x))  yes                  yes
+    mbart     learned, offset 2                          pre-LN   x = x + f(norm(x))  yes                  yes
+    marian    sinusoidal table (sin | cos halves)        post-LN                      no                   yes
+    pegasus   sinusoidal table (sin | cos halves)        pre-LN                       no                   yes
+    m2m_100   fairseq sinusoids, counted from input_ids  pre-LN                       no                   no
+    (logits bias: final_logits_bias)
     (pre-LN stacks end with a final layer_norm; fairseq positions skip padding and are computed on the fly)
 
 and smaller ones:
@@ -57,22 +58,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import layers
-from ..cache import EncoderDecoderCache, as_encoder_decoder_cache, decoder_attention_mask
+from ..cache import EncoderDecoderCache, as_encoder_decoder_cache
 from ..configuration import PretrainedConfig
 from ..generation import GenerationMixin
-from ..modeling import (
+from ..modeling import GradientCheckpointingLayer, PreTrainedModel, check_inputs, checkpointing_use_cache
+from ..outputs import (
     BaseModelOutput,
     BaseModelOutputWithPastAndCrossAttentions,
-    GradientCheckpointingLayer,
-    PreTrainedModel,
     Seq2SeqLMOutput,
     Seq2SeqModelOutput,
     Seq2SeqSequenceClassifierOutput,
-    check_inputs,
-    checkpointing_use_cache,
-    seq2seq_lm_loss,
-    sequence_classification_loss,
-    shift_tokens_right,
+    seq2seq_fields,
 )
 
 # ------------------------------------------------------------------------------------------------
@@ -84,7 +80,7 @@ from ..modeling import (
 class Variant:
     """The architectural differences between the five families (see the table in the module docstring)."""
 
-    hub_prefix: str  # "MBart" -> MBartModel, MBartForConditionalGeneration, ...
+    hub_prefix: str  # "MBart": the variant's name in messages (its classes' names are in models/auto.py)
     positions: str  # "learned" (offset 2), "sinusoidal" (a fixed sin | cos table) or "fairseq" (from the ids)
     pre_layer_norm: bool  # True: x + f(norm(x)) and a final layer_norm after the stack; False: norm(x + f(x))
     layernorm_embedding: bool = False  # a LayerNorm right after embeddings + positions
@@ -93,24 +89,26 @@ class Variant:
     denoises_input_ids: bool = False  # no decoder input given: the decoder reads input_ids shifted right
     wraps_language_id: bool = False  # mBART: the decoder starts with each row's last label token (a language code)
     saves_position_table: bool = False  # the sinusoidal table is in the state dict (Pegasus), else rebuilt
-    lm_name: str = ""  # Hub name of the LM class when it is not {hub_prefix}ForConditionalGeneration
     has_classifier: bool = False  # the reference has {hub_prefix}ForSequenceClassification
-
-    def hub_name(self, role: str) -> str:
-        """Hub class name of the bare model ("base"), the LM ("seq2seq-lm") or the classifier."""
-        if role == "seq2seq-lm":
-            return self.lm_name or f"{self.hub_prefix}ForConditionalGeneration"
-        return f"{self.hub_prefix}Model" if role == "base" else f"{self.hub_prefix}ForSequenceClassification"
 
 
 VARIANTS = {
-    "bart": Variant("Bart", "learned", pre_layer_norm=False, layernorm_embedding=True, denoises_input_ids=True,
-                    has_classifier=True),
-    "mbart": Variant("MBart", "learned", pre_layer_norm=True, layernorm_embedding=True, denoises_input_ids=True,
-                     wraps_language_id=True, has_classifier=True),
-    "marian": Variant("Marian", "sinusoidal", pre_layer_norm=False, scale_in_embedding=False, lm_name="MarianMTModel"),
-    "pegasus": Variant("Pegasus", "sinusoidal", pre_layer_norm=True, scale_in_embedding=False,
-                       saves_position_table=True),
+    "bart": Variant(
+        "Bart", "learned", pre_layer_norm=False, layernorm_embedding=True, denoises_input_ids=True, has_classifier=True
+    ),
+    "mbart": Variant(
+        "MBart",
+        "learned",
+        pre_layer_norm=True,
+        layernorm_embedding=True,
+        denoises_input_ids=True,
+        wraps_language_id=True,
+        has_classifier=True,
+    ),
+    "marian": Variant("Marian", "sinusoidal", pre_layer_norm=False, scale_in_embedding=False),
+    "pegasus": Variant(
+        "Pegasus", "sinusoidal", pre_layer_norm=True, scale_in_embedding=False, saves_position_table=True
+    ),
     "m2m_100": Variant("M2M100", "fairseq", pre_layer_norm=True, final_logits_bias=False),
 }
 
@@ -187,9 +185,17 @@ class MarianConfig(BartConfig):
 
     model_type = "marian"
     default_num_labels = 2
-    defaults = {**BartConfig.defaults, "vocab_size": 58101, "decoder_vocab_size": None, "decoder_start_token_id": 58100,
-                "pad_token_id": 58100, "eos_token_id": 0, "bos_token_id": None, "forced_eos_token_id": 0,
-                "share_encoder_decoder_embeddings": True}
+    defaults = {
+        **BartConfig.defaults,
+        "vocab_size": 58101,
+        "decoder_vocab_size": None,
+        "decoder_start_token_id": 58100,
+        "pad_token_id": 58100,
+        "eos_token_id": 0,
+        "bos_token_id": None,
+        "forced_eos_token_id": 0,
+        "share_encoder_decoder_embeddings": True,
+    }
     defaults.pop("classifier_dropout")
 
     def __init__(self, **kwargs):
@@ -202,8 +208,13 @@ class PegasusConfig(BartConfig):
 
     model_type = "pegasus"
     default_num_labels = 2
-    defaults = {**BartConfig.defaults, "decoder_start_token_id": 0, "pad_token_id": 0, "eos_token_id": 1,
-                "forced_eos_token_id": 1}
+    defaults = {
+        **BartConfig.defaults,
+        "decoder_start_token_id": 0,
+        "pad_token_id": 0,
+        "eos_token_id": 1,
+        "forced_eos_token_id": 1,
+    }
     for _key in ("classifier_dropout", "bos_token_id"):  # keys the reference's file does not have
         defaults.pop(_key)
     del _key
@@ -215,22 +226,40 @@ class M2M100Config(BartConfig):
 
     model_type = "m2m_100"
     default_num_labels = 2
-    defaults = {**BartConfig.defaults, "vocab_size": 128112, "encoder_layerdrop": 0.05, "decoder_layerdrop": 0.05,
-                "activation_function": "relu", "attention_dropout": 0.1, "scale_embedding": True}
+    defaults = {
+        **BartConfig.defaults,
+        "vocab_size": 128112,
+        "encoder_layerdrop": 0.05,
+        "decoder_layerdrop": 0.05,
+        "activation_function": "relu",
+        "attention_dropout": 0.1,
+        "scale_embedding": True,
+    }
     for _key in ("classifier_dropout", "forced_eos_token_id", "is_decoder"):
         defaults.pop(_key)
     del _key
 
 
 # Tiny presets for tests and teaching: seconds to build and run on a CPU.
-_TINY = dict(vocab_size=128, d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
-             decoder_attention_heads=4, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=64)
+_TINY = dict(
+    vocab_size=128,
+    d_model=32,
+    encoder_layers=2,
+    decoder_layers=2,
+    encoder_attention_heads=4,
+    decoder_attention_heads=4,
+    encoder_ffn_dim=64,
+    decoder_ffn_dim=64,
+    max_position_embeddings=64,
+)
 TINY_PRESETS = {
-    "bart-tiny-random": dict(_TINY),
-    "mbart-tiny-random": dict(_TINY, scale_embedding=True),
-    "marian-tiny-random": dict(_TINY, pad_token_id=127, decoder_start_token_id=127, scale_embedding=True),
-    "pegasus-tiny-random": dict(_TINY, scale_embedding=True),
-    "m2m100-tiny-random": dict(_TINY),
+    "bart-tiny-random": dict(_TINY, model_type="bart"),
+    "mbart-tiny-random": dict(_TINY, model_type="mbart", scale_embedding=True),
+    "marian-tiny-random": dict(
+        _TINY, model_type="marian", pad_token_id=127, decoder_start_token_id=127, scale_embedding=True
+    ),
+    "pegasus-tiny-random": dict(_TINY, model_type="pegasus", scale_embedding=True),
+    "m2m100-tiny-random": dict(_TINY, model_type="m2m_100"),
 }
 
 
@@ -242,7 +271,7 @@ def decoder_input_ids_from_labels(config: BartConfig, labels: torch.Tensor) -> t
     mBART labels, ``... </s> ro_RO``) is moved to the front: [ro_RO, y0, ..., y_{n-2}].
     """
     if not config.variant.wraps_language_id:
-        return shift_tokens_right(labels, config.pad_token_id, config.decoder_start_token_id)
+        return layers.shift_tokens_right(labels, config.pad_token_id, config.decoder_start_token_id)
     if config.pad_token_id is None:
         raise ValueError("The config has no pad_token_id, needed to replace -100 in the labels.")
     tokens = labels.masked_fill(labels == -100, config.pad_token_id)
@@ -283,19 +312,6 @@ class LearnedPositions(nn.Embedding):
         return super().forward(positions)[None]  # (1, length, dim)
 
 
-def sinusoidal_table(num_positions: int, dim: int) -> torch.Tensor:
-    """Marian/Pegasus positions (num_positions, dim): sin(p / 10000^(2i/dim)) in the first half of each
-    row, cos of the same angles in the second half (not interleaved). Computed in float64, stored in float32."""
-    position = torch.arange(num_positions, dtype=torch.float64)[:, None]  # (n, 1)
-    pair = torch.arange(dim) // 2  # column j belongs to frequency pair j // 2
-    angle = position / torch.pow(10000.0, (2 * pair).double() / dim)  # (n, dim)
-    half = (dim + 1) // 2
-    table = torch.empty(num_positions, dim)
-    table[:, :half] = torch.sin(angle[:, 0::2]).float()
-    table[:, half:] = torch.cos(angle[:, 1::2]).float()
-    return table
-
-
 class SinusoidalPositions(nn.Module):
     """A fixed table of sinusoidal positions (Marian, Pegasus), position p = row p.
 
@@ -311,10 +327,10 @@ class SinusoidalPositions(nn.Module):
     def reset_parameters(self) -> None:
         if not self.weight.is_meta:
             with torch.no_grad():
-                self.weight.copy_(sinusoidal_table(*self.weight.shape))
+                self.weight.copy_(layers.sinusoidal_table_halves(*self.weight.shape))
 
     def forward(self, start: int, length: int) -> torch.Tensor:
-        return self.weight[start:start + length][None]  # (1, length, dim)
+        return self.weight[start : start + length][None]  # (1, length, dim)
 
 
 class FairseqPositions(nn.Module):
@@ -338,12 +354,7 @@ class FairseqPositions(nn.Module):
         else:  # from embeddings, padding cannot be seen: number every token
             first = self.padding_idx + 1 + start
             positions = torch.arange(first, first + length, device=device)[None].expand(batch, length)
-        half = self.dim // 2
-        frequencies = torch.exp(torch.arange(half, device=device).float() * -(math.log(10000) / (half - 1)))  # (half,)
-        angles = positions.float()[..., None] * frequencies  # (batch, length, half)
-        vectors = torch.cat([torch.sin(angles), torch.cos(angles)], dim=-1)  # (batch, length, 2 * half)
-        if self.dim % 2:
-            vectors = F.pad(vectors, (0, 1))
+        vectors = layers.sinusoids_log_spaced(positions, self.dim)  # (batch, length, dim)
         return vectors.masked_fill((positions == self.padding_idx)[..., None], 0.0)  # (batch, length, dim)
 
 
@@ -382,8 +393,14 @@ class BartAttention(nn.Module):
         self.out_proj = nn.Linear(config.d_model, config.d_model)
         self.pattern_hook = layers.HookPoint()  # sees (batch, heads, q, k) probabilities on the eager path
 
-    def forward(self, hidden, additive_mask, cache: EncoderDecoderCache | None, output_attentions: bool,
-                encoder_states: torch.Tensor | None = None):
+    def forward(
+        self,
+        hidden,
+        additive_mask,
+        cache: EncoderDecoderCache | None,
+        output_attentions: bool,
+        encoder_states: torch.Tensor | None = None,
+    ):
         q = layers.split_heads(self.q_proj(hidden), self.num_heads)  # (batch, heads, q, head_dim)
         if encoder_states is None:
             k = layers.split_heads(self.k_proj(hidden), self.num_heads)
@@ -398,7 +415,10 @@ class BartAttention(nn.Module):
             if cache is not None:
                 cache.set_cross(k, v, self.layer_idx)
         context, weights = layers.attention(
-            q, k, v, additive_mask,
+            q,
+            k,
+            v,
+            additive_mask,
             dropout=self.dropout if self.training else 0.0,
             scale=self.scale,
             return_weights=output_attentions,
@@ -434,12 +454,16 @@ class BartEncoderLayer(GradientCheckpointingLayer):
 
     def forward(self, hidden, additive_mask, output_attentions: bool):
         hidden, weights = residual(
-            hidden, self.self_attn_layer_norm,
+            hidden,
+            self.self_attn_layer_norm,
             lambda x: self.self_attn(x, additive_mask, None, output_attentions),
-            self.pre_layer_norm, self.dropout, self.training,
+            self.pre_layer_norm,
+            self.dropout,
+            self.training,
         )
-        hidden, _ = residual(hidden, self.final_layer_norm, self.feed_forward,
-                             self.pre_layer_norm, self.dropout, self.training)
+        hidden, _ = residual(
+            hidden, self.final_layer_norm, self.feed_forward, self.pre_layer_norm, self.dropout, self.training
+        )
         if hidden.dtype == torch.float16:  # keep float16 activations finite (inf would turn into NaN later)
             limit = torch.finfo(torch.float16).max - 1000
             hidden = hidden.clamp(-limit, limit)
@@ -464,19 +488,26 @@ class BartDecoderLayer(GradientCheckpointingLayer):
 
     def forward(self, hidden, self_mask, encoder_states, cross_mask, cache, output_attentions: bool):
         hidden, self_weights = residual(
-            hidden, self.self_attn_layer_norm,
+            hidden,
+            self.self_attn_layer_norm,
             lambda x: self.self_attn(x, self_mask, cache, output_attentions),
-            self.pre_layer_norm, self.dropout, self.training,
+            self.pre_layer_norm,
+            self.dropout,
+            self.training,
         )
         cross_weights = None
         if encoder_states is not None:  # (a decoder used alone, as a language model, has no cross-attention)
             hidden, cross_weights = residual(
-                hidden, self.encoder_attn_layer_norm,
+                hidden,
+                self.encoder_attn_layer_norm,
                 lambda x: self.encoder_attn(x, cross_mask, cache, output_attentions, encoder_states=encoder_states),
-                self.pre_layer_norm, self.dropout, self.training,
+                self.pre_layer_norm,
+                self.dropout,
+                self.training,
             )
-        hidden, _ = residual(hidden, self.final_layer_norm, self.feed_forward,
-                             self.pre_layer_norm, self.dropout, self.training)
+        hidden, _ = residual(
+            hidden, self.final_layer_norm, self.feed_forward, self.pre_layer_norm, self.dropout, self.training
+        )
         return hidden, self_weights, cross_weights
 
 
@@ -512,11 +543,19 @@ class BartEncoder(nn.Module):
     def get_input_embeddings(self) -> nn.Embedding:
         return self.embed_tokens
 
-    def forward(self, input_ids=None, attention_mask=None, inputs_embeds=None, output_attentions=None,
-                output_hidden_states=None, return_dict=None):
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        inputs_embeds=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+    ):
         config = self.config
-        batch, seq = check_inputs(input_ids, inputs_embeds, position_limit(config),
-                                  f"The {config.variant.hub_prefix} encoder")
+        batch, seq = check_inputs(
+            input_ids, inputs_embeds, position_limit(config), f"The {config.variant.hub_prefix} encoder"
+        )
         output_attentions = config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
         if inputs_embeds is None:
@@ -567,9 +606,19 @@ class BartDecoder(nn.Module):
     def get_input_embeddings(self) -> nn.Embedding:
         return self.embed_tokens
 
-    def forward(self, input_ids=None, attention_mask=None, encoder_hidden_states=None, encoder_attention_mask=None,
-                past_key_values=None, inputs_embeds=None, use_cache=None, output_attentions=None,
-                output_hidden_states=None, return_dict=None):
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
+        past_key_values=None,
+        inputs_embeds=None,
+        use_cache=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+    ):
         config = self.config
         name = f"The {config.variant.hub_prefix} decoder (decoder_input_ids or decoder_inputs_embeds)"
         batch, seq = check_inputs(input_ids, inputs_embeds, None, name)
@@ -597,7 +646,7 @@ class BartDecoder(nn.Module):
             hidden = self.layernorm_embedding(hidden)
         hidden = F.dropout(hidden, p=config.dropout, training=self.training)
         # (batch or 1, 1, tgt, past + tgt): causal, and padding where decoder_attention_mask has zeros
-        self_mask = decoder_attention_mask(attention_mask, past, seq, hidden.dtype, hidden.device)
+        self_mask = layers.decoder_attention_mask(attention_mask, past, seq, hidden.dtype, hidden.device)
         cross_mask = layers.padding_mask(encoder_attention_mask, hidden.dtype)  # (batch, 1, 1, src) or None
 
         all_hidden = (hidden,) if output_hidden_states else None
@@ -606,8 +655,9 @@ class BartDecoder(nn.Module):
         for layer in self.layers:
             if self.training and config.decoder_layerdrop > 0 and torch.rand([]) < config.decoder_layerdrop:
                 continue
-            hidden, self_weights, cross_weights = layer(hidden, self_mask, encoder_hidden_states, cross_mask, cache,
-                                                        output_attentions)
+            hidden, self_weights, cross_weights = layer(
+                hidden, self_mask, encoder_hidden_states, cross_mask, cache, output_attentions
+            )
             if output_hidden_states:
                 all_hidden += (hidden,)
             if output_attentions:
@@ -621,8 +671,11 @@ class BartDecoder(nn.Module):
             if output_hidden_states:
                 all_hidden = all_hidden[:-1] + (hidden,)
         out = BaseModelOutputWithPastAndCrossAttentions(
-            last_hidden_state=hidden, past_key_values=cache if use_cache else None,
-            hidden_states=all_hidden, attentions=all_self, cross_attentions=all_cross,
+            last_hidden_state=hidden,
+            past_key_values=cache if use_cache else None,
+            hidden_states=all_hidden,
+            attentions=all_self,
+            cross_attentions=all_cross,
         )
         return out if (config.return_dict if return_dict is None else return_dict) else out.to_tuple()
 
@@ -635,18 +688,20 @@ class BartDecoder(nn.Module):
 class BartPreTrainedModel(PreTrainedModel):
     config_class = BartConfig
     base_model_prefix = "model"
-    hub_role = "base"  # which Hub class name architecture_name writes (see Variant.hub_name)
 
     def __init__(self, config: BartConfig):
         super().__init__(config)
         if not isinstance(config, BartConfig):
-            raise TypeError(f"{type(self).__name__} needs a BartConfig (or MBart/Marian/Pegasus/M2M100Config), "
-                            f"got {type(config).__name__}.")
+            raise TypeError(
+                f"{type(self).__name__} needs a BartConfig (or MBart/Marian/Pegasus/M2M100Config), "
+                f"got {type(config).__name__}."
+            )
         # Keys of old checkpoints that nothing here holds: fairseq's version counters, and position tables
         # that are rebuilt rather than loaded (Marian's; M2M-100's, which has none).
         ignored = [r"(^|\.)(encoder|decoder)\.version$"]
-        if config.variant.positions == "fairseq" or (config.variant.positions == "sinusoidal"
-                                                     and not config.variant.saves_position_table):
+        if config.variant.positions == "fairseq" or (
+            config.variant.positions == "sinusoidal" and not config.variant.saves_position_table
+        ):
             ignored.append(r"embed_positions\.(weight|weights|_float_tensor)$")
         self._ignored_checkpoint_keys = "|".join(ignored)
 
@@ -659,17 +714,15 @@ class BartPreTrainedModel(PreTrainedModel):
             with torch.no_grad():
                 module.final_logits_bias.zero_()
 
-    def architecture_name(self) -> str:
-        """The variant's Hub class name: BartForConditionalGeneration reading a MarianConfig -> MarianMTModel."""
-        return self.config.variant.hub_name(self.hub_role)
-
     def _embedding_ties(self, prefix: str) -> dict[str, str]:
         """Encoder and decoder read the shared table (``shared.weight``), except a Marian decoder with a
         vocabulary of its own."""
         if not getattr(self.config, "share_encoder_decoder_embeddings", True):
             return {}
-        return {f"{prefix}encoder.embed_tokens.weight": f"{prefix}shared.weight",
-                f"{prefix}decoder.embed_tokens.weight": f"{prefix}shared.weight"}
+        return {
+            f"{prefix}encoder.embed_tokens.weight": f"{prefix}shared.weight",
+            f"{prefix}decoder.embed_tokens.weight": f"{prefix}shared.weight",
+        }
 
 
 class BartModel(BartPreTrainedModel):
@@ -714,7 +767,6 @@ class BartModel(BartPreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
-        cache=None,
     ):
         config = self.config
         if decoder_input_ids is None and decoder_inputs_embeds is None:
@@ -724,33 +776,37 @@ class BartModel(BartPreTrainedModel):
                     "(or labels, from which the model makes them), or call model.generate(input_ids) to translate."
                 )
             if input_ids is None:
-                raise ValueError("Pass decoder_input_ids (or labels); without them BART denoises input_ids, "
-                                 "which were not given either.")
+                raise ValueError(
+                    "Pass decoder_input_ids (or labels); without them BART denoises input_ids, "
+                    "which were not given either."
+                )
             # BART's pre-training task: reconstruct the input, reading it shifted right
             decoder_input_ids = decoder_input_ids_from_labels(config, input_ids)
         if encoder_outputs is None:
             encoder_outputs = self.encoder(
-                input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds,
-                output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True,
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                inputs_embeds=inputs_embeds,
+                output_attentions=output_attentions,
+                output_hidden_states=output_hidden_states,
+                return_dict=True,
             )
         elif not isinstance(encoder_outputs, BaseModelOutput):
             encoder_outputs = BaseModelOutput(*encoder_outputs)  # a tuple: (last state, hidden states, attentions)
         decoder_out = self.decoder(
-            input_ids=decoder_input_ids, attention_mask=decoder_attention_mask,
-            encoder_hidden_states=encoder_outputs[0], encoder_attention_mask=attention_mask,
-            past_key_values=past_key_values if past_key_values is not None else cache,
-            inputs_embeds=decoder_inputs_embeds, use_cache=use_cache, output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states, return_dict=True,
+            input_ids=decoder_input_ids,
+            attention_mask=decoder_attention_mask,
+            encoder_hidden_states=encoder_outputs[0],
+            encoder_attention_mask=attention_mask,
+            past_key_values=past_key_values,
+            inputs_embeds=decoder_inputs_embeds,
+            use_cache=use_cache,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
         )
         out = Seq2SeqModelOutput(
-            last_hidden_state=decoder_out.last_hidden_state,
-            past_key_values=decoder_out.past_key_values,
-            decoder_hidden_states=decoder_out.hidden_states,
-            decoder_attentions=decoder_out.attentions,
-            cross_attentions=decoder_out.cross_attentions,
-            encoder_last_hidden_state=encoder_outputs.last_hidden_state,
-            encoder_hidden_states=encoder_outputs.hidden_states,
-            encoder_attentions=encoder_outputs.attentions,
+            last_hidden_state=decoder_out.last_hidden_state, **seq2seq_fields(encoder_outputs, decoder_out)
         )
         return self.format_output(out, return_dict)
 
@@ -762,8 +818,6 @@ class BartModel(BartPreTrainedModel):
 
 class BartForConditionalGeneration(GenerationMixin, BartPreTrainedModel):
     """The model plus the language-modelling head (tied to the token embeddings): logits (batch, tgt, vocab)."""
-
-    hub_role = "seq2seq-lm"
 
     def __init__(self, config: BartConfig):
         super().__init__(config)
@@ -814,23 +868,29 @@ class BartForConditionalGeneration(GenerationMixin, BartPreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
-        cache=None,
     ):
         if labels is not None:
             use_cache = False  # training: the whole target at once, nothing to keep
             if decoder_input_ids is None and decoder_inputs_embeds is None:
                 decoder_input_ids = decoder_input_ids_from_labels(self.config, labels)
         base = self.model(
-            input_ids=input_ids, attention_mask=attention_mask, decoder_input_ids=decoder_input_ids,
-            decoder_attention_mask=decoder_attention_mask, encoder_outputs=encoder_outputs,
-            past_key_values=past_key_values if past_key_values is not None else cache, inputs_embeds=inputs_embeds,
-            decoder_inputs_embeds=decoder_inputs_embeds, use_cache=use_cache, output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states, return_dict=True,
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            decoder_input_ids=decoder_input_ids,
+            decoder_attention_mask=decoder_attention_mask,
+            encoder_outputs=encoder_outputs,
+            past_key_values=past_key_values,
+            inputs_embeds=inputs_embeds,
+            decoder_inputs_embeds=decoder_inputs_embeds,
+            use_cache=use_cache,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
         )
         logits = self.lm_head(base.last_hidden_state)  # (batch, tgt, vocab)
         if self.final_logits_bias is not None:
             logits = logits + self.final_logits_bias.to(logits.dtype)
-        loss = seq2seq_lm_loss(logits, labels) if labels is not None else None
+        loss = layers.seq2seq_lm_loss(logits, labels) if labels is not None else None
         out = Seq2SeqLMOutput(loss=loss, logits=logits, **{k: v for k, v in base.items() if k != "last_hidden_state"})
         return self.format_output(out, return_dict)
 
@@ -853,13 +913,13 @@ class BartForSequenceClassification(BartPreTrainedModel):
     """Classify a sequence (or a pair, e.g. MNLI, which zero-shot classification uses) from the decoder's
     state at the last </s> token of each row: logits (batch, num_labels)."""
 
-    hub_role = "sequence-classification"
-
     def __init__(self, config: BartConfig):
         super().__init__(config)
         if not config.variant.has_classifier:
-            raise ValueError(f"model_type {config.model_type!r} has no sequence-classification head in the reference; "
-                             "BartForSequenceClassification takes bart and mbart checkpoints.")
+            raise ValueError(
+                f"model_type {config.model_type!r} has no sequence-classification head in the reference; "
+                "BartForSequenceClassification takes bart and mbart checkpoints."
+            )
         self.model = BartModel(config)
         self.classification_head = BartClassificationHead(config)
         self._tied_weights_keys = self._embedding_ties("model.")
@@ -881,15 +941,24 @@ class BartForSequenceClassification(BartPreTrainedModel):
         return_dict: bool | None = None,
     ):
         if input_ids is None:
-            raise ValueError(f"{type(self).__name__} needs input_ids (not inputs_embeds): it reads the state at the "
-                             "</s> tokens, which it finds in the ids.")
+            raise ValueError(
+                f"{type(self).__name__} needs input_ids (not inputs_embeds): it reads the state at the "
+                "</s> tokens, which it finds in the ids."
+            )
         if labels is not None:
             use_cache = False
         base = self.model(
-            input_ids=input_ids, attention_mask=attention_mask, decoder_input_ids=decoder_input_ids,
-            decoder_attention_mask=decoder_attention_mask, encoder_outputs=encoder_outputs, inputs_embeds=inputs_embeds,
-            decoder_inputs_embeds=decoder_inputs_embeds, use_cache=use_cache, output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states, return_dict=True,
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            decoder_input_ids=decoder_input_ids,
+            decoder_attention_mask=decoder_attention_mask,
+            encoder_outputs=encoder_outputs,
+            inputs_embeds=inputs_embeds,
+            decoder_inputs_embeds=decoder_inputs_embeds,
+            use_cache=use_cache,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
         )
         hidden = base.last_hidden_state  # (batch, seq, d_model)
         is_eos = input_ids.eq(self.config.eos_token_id)  # (batch, seq)
@@ -901,15 +970,18 @@ class BartForSequenceClassification(BartPreTrainedModel):
                 "two for a pair)."
             )
         if int(eos_counts[0]) == 0:
-            raise ValueError(f"The input has no <eos> token (id {self.config.eos_token_id}); the classifier reads the "
-                             "state at the last </s>. Tokenize with add_special_tokens=True.")
+            raise ValueError(
+                f"The input has no <eos> token (id {self.config.eos_token_id}); the classifier reads the "
+                "state at the last </s>. Tokenize with add_special_tokens=True."
+            )
         sentence = hidden[is_eos].view(hidden.shape[0], -1, hidden.shape[-1])[:, -1]  # last </s>: (batch, d_model)
         logits = self.classification_head(sentence)
         loss = None
         if labels is not None:
-            loss = sequence_classification_loss(logits, labels.to(logits.device), self.config)
-        out = Seq2SeqSequenceClassifierOutput(loss=loss, logits=logits,
-                                              **{k: v for k, v in base.items() if k != "last_hidden_state"})
+            loss = layers.sequence_classification_loss(logits, labels.to(logits.device), self.config)
+        out = Seq2SeqSequenceClassifierOutput(
+            loss=loss, logits=logits, **{k: v for k, v in base.items() if k != "last_hidden_state"}
+        )
         return self.format_output(out, return_dict)
 
 

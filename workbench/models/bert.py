@@ -20,19 +20,14 @@ from torch import nn
 
 from .. import layers
 from ..configuration import PretrainedConfig
-from ..modeling import (
+from ..modeling import GradientCheckpointingLayer, PreTrainedModel, check_inputs
+from ..outputs import (
     BaseModelOutputWithPooling,
-    GradientCheckpointingLayer,
     MaskedLMOutput,
     MultipleChoiceModelOutput,
-    PreTrainedModel,
     QuestionAnsweringModelOutput,
     SequenceClassifierOutput,
     TokenClassifierOutput,
-    check_inputs,
-    sequence_classification_loss,
-    span_loss,
-    token_classification_loss,
 )
 
 
@@ -72,12 +67,22 @@ class BertConfig(PretrainedConfig):
         self.layer_norm_eps = layer_norm_eps
         self.classifier_dropout = classifier_dropout
         if hidden_size % num_attention_heads:
-            raise ValueError(f"hidden_size={hidden_size} is not a multiple of num_attention_heads={num_attention_heads}.")
+            raise ValueError(
+                f"hidden_size={hidden_size} is not a multiple of num_attention_heads={num_attention_heads}."
+            )
 
 
 # Tiny presets for tests and teaching: seconds to build and run on a CPU.
 TINY_PRESETS = {
-    "bert-tiny-random": dict(vocab_size=1000, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64, max_position_embeddings=128),
+    "bert-tiny-random": dict(
+        model_type="bert",
+        vocab_size=1000,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
 }
 
 
@@ -127,7 +132,10 @@ class BertSelfAttention(nn.Module):
         k = layers.split_heads(layout.unpack(self.key(hidden)), self.num_heads)
         v = layers.split_heads(layout.unpack(self.value(hidden)), self.num_heads)
         context, weights = layers.attention(
-            q, k, v, additive_mask,
+            q,
+            k,
+            v,
+            additive_mask,
             dropout=self.dropout_prob if self.training else 0.0,
             return_weights=output_attentions,
             pattern_hook=self.pattern_hook,
@@ -260,23 +268,22 @@ class BertModel(BertPreTrainedModel):
     ):
         check_inputs(input_ids, inputs_embeds, self.config.max_position_embeddings, type(self).__name__)
         output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
-        output_hidden_states = self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        output_hidden_states = (
+            self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        )
 
         hidden = self.embed(input_ids, token_type_ids, position_ids, inputs_embeds)  # (batch, seq, hidden)
         additive_mask = layers.padding_mask(attention_mask, hidden.dtype)  # (batch, 1, 1, seq) or None
         packing = self.training and self.skip_padding_in_training
         layout = layers.training_layout(attention_mask, additive_mask, packing)  # see layers.TokenLayout
-        hidden, all_hidden, all_attentions = self.encoder(hidden, additive_mask, output_attentions, output_hidden_states, layout)
+        hidden, all_hidden, all_attentions = self.encoder(
+            hidden, additive_mask, output_attentions, output_hidden_states, layout
+        )
         pooled = self.pooler(hidden) if self.pooler is not None else None
         out = BaseModelOutputWithPooling(
             last_hidden_state=hidden, pooler_output=pooled, hidden_states=all_hidden, attentions=all_attentions
         )
         return self.format_output(out, return_dict)
-
-
-def classifier_dropout(config: PretrainedConfig) -> nn.Dropout:
-    p = getattr(config, "classifier_dropout", None)
-    return nn.Dropout(config.hidden_dropout_prob if p is None else p)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -315,18 +322,7 @@ class BertOnlyMLMHead(nn.Module):
         return self.predictions(hidden)
 
 
-class BertTaskModel(BertPreTrainedModel):
-    """Shared plumbing of the task heads: run the bare model, keep its hidden states and attentions."""
-
-    def run_base(self, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, output_attentions, output_hidden_states):
-        return self.base_model(
-            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-            position_ids=position_ids, inputs_embeds=inputs_embeds,
-            output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True,
-        )
-
-
-class BertForMaskedLM(BertTaskModel):
+class BertForMaskedLM(BertPreTrainedModel):
     _tied_weights_keys = {
         "cls.predictions.decoder.weight": "bert.embeddings.word_embeddings.weight",
         "cls.predictions.decoder.bias": "cls.predictions.bias",
@@ -338,47 +334,101 @@ class BertForMaskedLM(BertTaskModel):
         self.cls = BertOnlyMLMHead(config)
         self.post_init()
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
-                labels=None, output_attentions=None, output_hidden_states=None, return_dict=None):
-        base = self.run_base(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, output_attentions, output_hidden_states)
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        inputs_embeds=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+    ):
+        base = self.run_base(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
         logits = self.cls(base.last_hidden_state)  # (batch, seq, vocab)
-        loss = token_classification_loss(logits, labels) if labels is not None else None
+        loss = layers.token_classification_loss(logits, labels) if labels is not None else None
         return self.finish(MaskedLMOutput, base, return_dict, loss=loss, logits=logits)
 
 
-class BertForSequenceClassification(BertTaskModel):
+class BertForSequenceClassification(BertPreTrainedModel):
     def __init__(self, config: BertConfig):
         super().__init__(config)
         self.bert = BertModel(config)
-        self.dropout = classifier_dropout(config)
+        self.dropout = layers.classifier_dropout(config)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
-                labels=None, output_attentions=None, output_hidden_states=None, return_dict=None):
-        base = self.run_base(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, output_attentions, output_hidden_states)
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        inputs_embeds=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+    ):
+        base = self.run_base(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
         logits = self.classifier(self.dropout(base.pooler_output))  # (batch, num_labels)
-        loss = sequence_classification_loss(logits, labels, self.config) if labels is not None else None
+        loss = layers.sequence_classification_loss(logits, labels, self.config) if labels is not None else None
         return self.finish(SequenceClassifierOutput, base, return_dict, loss=loss, logits=logits)
 
 
-class BertForTokenClassification(BertTaskModel):
+class BertForTokenClassification(BertPreTrainedModel):
     def __init__(self, config: BertConfig):
         super().__init__(config)
         self.bert = BertModel(config, add_pooling_layer=False)
-        self.dropout = classifier_dropout(config)
+        self.dropout = layers.classifier_dropout(config)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
-                labels=None, output_attentions=None, output_hidden_states=None, return_dict=None):
-        base = self.run_base(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, output_attentions, output_hidden_states)
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        inputs_embeds=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+    ):
+        base = self.run_base(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
         logits = self.classifier(self.dropout(base.last_hidden_state))  # (batch, seq, num_labels)
-        loss = token_classification_loss(logits, labels) if labels is not None else None
+        loss = layers.token_classification_loss(logits, labels) if labels is not None else None
         return self.finish(TokenClassifierOutput, base, return_dict, loss=loss, logits=logits)
 
 
-class BertForQuestionAnswering(BertTaskModel):
+class BertForQuestionAnswering(BertPreTrainedModel):
     def __init__(self, config: BertConfig):
         super().__init__(config)
         self.bert = BertModel(config, add_pooling_layer=False)
@@ -386,40 +436,70 @@ class BertForQuestionAnswering(BertTaskModel):
         self.qa_outputs = nn.Linear(config.hidden_size, config.num_labels)  # start and end scores (num_labels = 2)
         self.post_init()
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
-                start_positions=None, end_positions=None, output_attentions=None, output_hidden_states=None, return_dict=None):
-        base = self.run_base(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, output_attentions, output_hidden_states)
-        start_logits, end_logits = span_logits(self.qa_outputs(base.last_hidden_state))
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        inputs_embeds=None,
+        start_positions=None,
+        end_positions=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+    ):
+        base = self.run_base(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
+        start_logits, end_logits = layers.span_logits(self.qa_outputs(base.last_hidden_state))
         loss = None
         if start_positions is not None and end_positions is not None:
-            loss = span_loss(start_logits, end_logits, start_positions, end_positions)
-        return self.finish(QuestionAnsweringModelOutput, base, return_dict, loss=loss, start_logits=start_logits, end_logits=end_logits)
+            loss = layers.span_loss(start_logits, end_logits, start_positions, end_positions)
+        return self.finish(
+            QuestionAnsweringModelOutput, base, return_dict, loss=loss, start_logits=start_logits, end_logits=end_logits
+        )
 
 
-def span_logits(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(batch, seq, 2) -> start (batch, seq), end (batch, seq)"""
-    start, end = logits.split(1, dim=-1)
-    return start.squeeze(-1).contiguous(), end.squeeze(-1).contiguous()
-
-
-def flatten_choices(*tensors):
-    """(batch, num_choices, seq[, hidden]) -> (batch * num_choices, seq[, hidden]); None stays None."""
-    return [t.reshape(-1, *t.shape[2:]) if t is not None else None for t in tensors]
-
-
-class BertForMultipleChoice(BertTaskModel):
+class BertForMultipleChoice(BertPreTrainedModel):
     def __init__(self, config: BertConfig):
         super().__init__(config)
         self.bert = BertModel(config)
-        self.dropout = classifier_dropout(config)
+        self.dropout = layers.classifier_dropout(config)
         self.classifier = nn.Linear(config.hidden_size, 1)  # one score per (question, choice) pair
         self.post_init()
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
-                labels=None, output_attentions=None, output_hidden_states=None, return_dict=None):
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        inputs_embeds=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+    ):
         num_choices = (input_ids if input_ids is not None else inputs_embeds).shape[1]
-        flat = flatten_choices(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds)
-        base = self.run_base(*flat, output_attentions, output_hidden_states)
+        input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds = layers.flatten_choices(
+            input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds
+        )  # (batch * num_choices, seq[, hidden])
+        base = self.run_base(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
         logits = self.classifier(self.dropout(base.pooler_output)).view(-1, num_choices)  # (batch, num_choices)
         loss = nn.functional.cross_entropy(logits, labels) if labels is not None else None
         return self.finish(MultipleChoiceModelOutput, base, return_dict, loss=loss, logits=logits)

@@ -24,21 +24,15 @@ from torch import nn
 
 from .. import layers
 from ..configuration import PretrainedConfig
-from ..modeling import (
+from ..modeling import GradientCheckpointingLayer, PreTrainedModel, check_inputs
+from ..outputs import (
     BaseModelOutput,
-    GradientCheckpointingLayer,
     MaskedLMOutput,
     MultipleChoiceModelOutput,
-    PreTrainedModel,
     QuestionAnsweringModelOutput,
     SequenceClassifierOutput,
     TokenClassifierOutput,
-    check_inputs,
-    sequence_classification_loss,
-    span_loss,
-    token_classification_loss,
 )
-from .bert import flatten_choices, span_logits
 
 LAYER_NORM_EPS = 1e-12  # fixed in DistilBERT (not a config key)
 
@@ -87,28 +81,31 @@ class DistilBertConfig(PretrainedConfig):
 # Tiny presets for tests and teaching: seconds to build and run on a CPU. Shapes scaled down from
 # distilbert-base-uncased (dim 768, 6 layers, 12 heads, hidden_dim 3072).
 TINY_PRESETS = {
-    "distilbert-tiny-random": dict(vocab_size=1000, dim=32, n_layers=2, n_heads=4, hidden_dim=64, max_position_embeddings=128),
-    "distilbert-tiny-sinusoidal": dict(vocab_size=1000, dim=32, n_layers=2, n_heads=4, hidden_dim=64, max_position_embeddings=128,
-                                       sinusoidal_pos_embds=True),
+    "distilbert-tiny-random": dict(
+        model_type="distilbert",
+        vocab_size=1000,
+        dim=32,
+        n_layers=2,
+        n_heads=4,
+        hidden_dim=64,
+        max_position_embeddings=128,
+    ),
+    "distilbert-tiny-sinusoidal": dict(
+        model_type="distilbert",
+        vocab_size=1000,
+        dim=32,
+        n_layers=2,
+        n_heads=4,
+        hidden_dim=64,
+        max_position_embeddings=128,
+        sinusoidal_pos_embds=True,
+    ),
 }
 
 
 # ------------------------------------------------------------------------------------------------
 # Building blocks
 # ------------------------------------------------------------------------------------------------
-
-
-def sinusoidal_table(num_positions: int, dim: int) -> torch.Tensor:
-    """(num_positions, dim): sin on even columns, cos on odd ones, angle pos / 10000^(2*(j//2)/dim).
-
-    Computed in float64 and rounded once to float32, as the reference does."""
-    pos = torch.arange(num_positions, dtype=torch.float64)[:, None]  # (positions, 1)
-    j = torch.arange(dim, dtype=torch.float64)[None, :]  # (1, dim)
-    angles = pos / torch.pow(10000.0, 2 * torch.div(j, 2, rounding_mode="floor") / dim)  # (positions, dim)
-    table = torch.empty(num_positions, dim, dtype=torch.float64)
-    table[:, 0::2] = torch.sin(angles[:, 0::2])
-    table[:, 1::2] = torch.cos(angles[:, 1::2])
-    return table.float()
 
 
 class Embeddings(nn.Module):
@@ -150,7 +147,10 @@ class DistilBertSelfAttention(nn.Module):
         k = layers.split_heads(layout.unpack(self.k_lin(hidden)), self.n_heads)
         v = layers.split_heads(layout.unpack(self.v_lin(hidden)), self.n_heads)
         context, weights = layers.attention(
-            q, k, v, additive_mask,
+            q,
+            k,
+            v,
+            additive_mask,
             dropout=self.dropout_prob if self.training else 0.0,
             return_weights=output_attentions,
             pattern_hook=self.pattern_hook,
@@ -217,7 +217,7 @@ class DistilBertPreTrainedModel(PreTrainedModel):
         super()._init_weights(module)
         if getattr(module, "sinusoidal", False):
             with torch.no_grad():
-                module.weight.copy_(sinusoidal_table(*module.weight.shape))
+                module.weight.copy_(layers.sinusoidal_table_interleaved(*module.weight.shape))
 
 
 class DistilBertModel(DistilBertPreTrainedModel):
@@ -252,13 +252,17 @@ class DistilBertModel(DistilBertPreTrainedModel):
     ):
         check_inputs(input_ids, inputs_embeds, self.config.max_position_embeddings, type(self).__name__)
         output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
-        output_hidden_states = self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        output_hidden_states = (
+            self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        )
 
         hidden = self.embeddings(input_ids, inputs_embeds, position_ids)  # (batch, seq, dim)
         additive_mask = layers.padding_mask(attention_mask, hidden.dtype)  # (batch, 1, 1, seq) or None
         packing = self.training and self.skip_padding_in_training
         layout = layers.training_layout(attention_mask, additive_mask, packing)  # see layers.TokenLayout
-        hidden, all_hidden, all_attentions = self.transformer(hidden, additive_mask, output_attentions, output_hidden_states, layout)
+        hidden, all_hidden, all_attentions = self.transformer(
+            hidden, additive_mask, output_attentions, output_hidden_states, layout
+        )
         out = BaseModelOutput(last_hidden_state=hidden, hidden_states=all_hidden, attentions=all_attentions)
         return self.format_output(out, return_dict)
 
@@ -268,17 +272,7 @@ class DistilBertModel(DistilBertPreTrainedModel):
 # ------------------------------------------------------------------------------------------------
 
 
-class DistilBertTaskModel(DistilBertPreTrainedModel):
-    """Shared plumbing of the task heads: run the bare model, keep its hidden states and attentions."""
-
-    def run_base(self, input_ids, attention_mask, inputs_embeds, position_ids, output_attentions, output_hidden_states):
-        return self.distilbert(
-            input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds, position_ids=position_ids,
-            output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True,
-        )
-
-
-class DistilBertForMaskedLM(DistilBertTaskModel):
+class DistilBertForMaskedLM(DistilBertPreTrainedModel):
     _tied_weights_keys = {"vocab_projector.weight": "distilbert.embeddings.word_embeddings.weight"}
 
     def __init__(self, config: DistilBertConfig):
@@ -293,16 +287,33 @@ class DistilBertForMaskedLM(DistilBertTaskModel):
     def get_output_embeddings(self) -> nn.Linear:
         return self.vocab_projector
 
-    def forward(self, input_ids=None, attention_mask=None, inputs_embeds=None, labels=None, position_ids=None,
-                output_attentions=None, output_hidden_states=None, return_dict=None, token_type_ids=None):
-        base = self.run_base(input_ids, attention_mask, inputs_embeds, position_ids, output_attentions, output_hidden_states)
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        inputs_embeds=None,
+        labels=None,
+        position_ids=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        token_type_ids=None,
+    ):
+        base = self.run_base(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            inputs_embeds=inputs_embeds,
+            position_ids=position_ids,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
         hidden = self.activation(self.vocab_transform(base.last_hidden_state))  # (batch, seq, dim)
         logits = self.vocab_projector(self.vocab_layer_norm(hidden))  # (batch, seq, vocab)
-        loss = token_classification_loss(logits, labels) if labels is not None else None
+        loss = layers.token_classification_loss(logits, labels) if labels is not None else None
         return self.finish(MaskedLMOutput, base, return_dict, loss=loss, logits=logits)
 
 
-class DistilBertForSequenceClassification(DistilBertTaskModel):
+class DistilBertForSequenceClassification(DistilBertPreTrainedModel):
     def __init__(self, config: DistilBertConfig):
         super().__init__(config)
         self.distilbert = DistilBertModel(config)
@@ -311,16 +322,33 @@ class DistilBertForSequenceClassification(DistilBertTaskModel):
         self.dropout = nn.Dropout(config.seq_classif_dropout)
         self.post_init()
 
-    def forward(self, input_ids=None, attention_mask=None, inputs_embeds=None, labels=None, position_ids=None,
-                output_attentions=None, output_hidden_states=None, return_dict=None, token_type_ids=None):
-        base = self.run_base(input_ids, attention_mask, inputs_embeds, position_ids, output_attentions, output_hidden_states)
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        inputs_embeds=None,
+        labels=None,
+        position_ids=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        token_type_ids=None,
+    ):
+        base = self.run_base(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            inputs_embeds=inputs_embeds,
+            position_ids=position_ids,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
         pooled = torch.relu(self.pre_classifier(base.last_hidden_state[:, 0]))  # first token: (batch, dim)
         logits = self.classifier(self.dropout(pooled))  # (batch, num_labels)
-        loss = sequence_classification_loss(logits, labels, self.config) if labels is not None else None
+        loss = layers.sequence_classification_loss(logits, labels, self.config) if labels is not None else None
         return self.finish(SequenceClassifierOutput, base, return_dict, loss=loss, logits=logits)
 
 
-class DistilBertForTokenClassification(DistilBertTaskModel):
+class DistilBertForTokenClassification(DistilBertPreTrainedModel):
     def __init__(self, config: DistilBertConfig):
         super().__init__(config)
         self.distilbert = DistilBertModel(config)
@@ -328,15 +356,32 @@ class DistilBertForTokenClassification(DistilBertTaskModel):
         self.classifier = nn.Linear(config.dim, config.num_labels)
         self.post_init()
 
-    def forward(self, input_ids=None, attention_mask=None, inputs_embeds=None, labels=None, position_ids=None,
-                output_attentions=None, output_hidden_states=None, return_dict=None, token_type_ids=None):
-        base = self.run_base(input_ids, attention_mask, inputs_embeds, position_ids, output_attentions, output_hidden_states)
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        inputs_embeds=None,
+        labels=None,
+        position_ids=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        token_type_ids=None,
+    ):
+        base = self.run_base(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            inputs_embeds=inputs_embeds,
+            position_ids=position_ids,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
         logits = self.classifier(self.dropout(base.last_hidden_state))  # (batch, seq, num_labels)
-        loss = token_classification_loss(logits, labels) if labels is not None else None
+        loss = layers.token_classification_loss(logits, labels) if labels is not None else None
         return self.finish(TokenClassifierOutput, base, return_dict, loss=loss, logits=logits)
 
 
-class DistilBertForQuestionAnswering(DistilBertTaskModel):
+class DistilBertForQuestionAnswering(DistilBertPreTrainedModel):
     def __init__(self, config: DistilBertConfig):
         super().__init__(config)
         if config.num_labels != 2:
@@ -350,17 +395,39 @@ class DistilBertForQuestionAnswering(DistilBertTaskModel):
         self.dropout = nn.Dropout(config.qa_dropout)
         self.post_init()
 
-    def forward(self, input_ids=None, attention_mask=None, inputs_embeds=None, start_positions=None, end_positions=None,
-                position_ids=None, output_attentions=None, output_hidden_states=None, return_dict=None, token_type_ids=None):
-        base = self.run_base(input_ids, attention_mask, inputs_embeds, position_ids, output_attentions, output_hidden_states)
-        start_logits, end_logits = span_logits(self.qa_outputs(self.dropout(base.last_hidden_state)))  # (batch, seq) each
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        inputs_embeds=None,
+        start_positions=None,
+        end_positions=None,
+        position_ids=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        token_type_ids=None,
+    ):
+        base = self.run_base(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            inputs_embeds=inputs_embeds,
+            position_ids=position_ids,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
+        start_logits, end_logits = layers.span_logits(
+            self.qa_outputs(self.dropout(base.last_hidden_state))
+        )  # (batch, seq) each
         loss = None
         if start_positions is not None and end_positions is not None:
-            loss = span_loss(start_logits, end_logits, start_positions, end_positions)
-        return self.finish(QuestionAnsweringModelOutput, base, return_dict, loss=loss, start_logits=start_logits, end_logits=end_logits)
+            loss = layers.span_loss(start_logits, end_logits, start_positions, end_positions)
+        return self.finish(
+            QuestionAnsweringModelOutput, base, return_dict, loss=loss, start_logits=start_logits, end_logits=end_logits
+        )
 
 
-class DistilBertForMultipleChoice(DistilBertTaskModel):
+class DistilBertForMultipleChoice(DistilBertPreTrainedModel):
     def __init__(self, config: DistilBertConfig):
         super().__init__(config)
         self.distilbert = DistilBertModel(config)
@@ -369,12 +436,31 @@ class DistilBertForMultipleChoice(DistilBertTaskModel):
         self.dropout = nn.Dropout(config.seq_classif_dropout)
         self.post_init()
 
-    def forward(self, input_ids=None, attention_mask=None, inputs_embeds=None, labels=None, position_ids=None,
-                output_attentions=None, output_hidden_states=None, return_dict=None, token_type_ids=None):
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        inputs_embeds=None,
+        labels=None,
+        position_ids=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+        token_type_ids=None,
+    ):
         num_choices = (input_ids if input_ids is not None else inputs_embeds).shape[1]
         # (batch, num_choices, seq[, dim]) -> (batch * num_choices, seq[, dim])
-        input_ids, attention_mask, inputs_embeds, position_ids = flatten_choices(input_ids, attention_mask, inputs_embeds, position_ids)
-        base = self.run_base(input_ids, attention_mask, inputs_embeds, position_ids, output_attentions, output_hidden_states)
+        input_ids, attention_mask, inputs_embeds, position_ids = layers.flatten_choices(
+            input_ids, attention_mask, inputs_embeds, position_ids
+        )  # (batch * num_choices, seq[, hidden])
+        base = self.run_base(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            inputs_embeds=inputs_embeds,
+            position_ids=position_ids,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
         pooled = torch.relu(self.pre_classifier(base.last_hidden_state[:, 0]))  # (batch * num_choices, dim)
         logits = self.classifier(self.dropout(pooled)).view(-1, num_choices)  # (batch, num_choices)
         loss = nn.functional.cross_entropy(logits, labels) if labels is not None else None

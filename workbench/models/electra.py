@@ -25,21 +25,20 @@ import torch
 from torch import nn
 
 from .. import layers
-from ..modeling import MaskedLMOutput, MultipleChoiceModelOutput, SequenceClassifierOutput, sequence_classification_loss, token_classification_loss
+from ..outputs import MaskedLMOutput, MultipleChoiceModelOutput, SequenceClassifierOutput
 from .bert import (
     BertConfig,
     BertEmbeddings,
     BertForQuestionAnswering,
     BertForTokenClassification,
     BertModel,
-    BertTaskModel,
-    classifier_dropout,
-    flatten_choices,
+    BertPreTrainedModel,
 )
 
 
 class ElectraConfig(BertConfig):
-    """BERT's fields plus the embedding width and the multiple-choice summary; defaults of google/electra-small-discriminator."""
+    """BERT's fields plus the embedding width and the multiple-choice summary; defaults of
+    google/electra-small-discriminator."""
 
     model_type = "electra"
 
@@ -49,13 +48,18 @@ class ElectraConfig(BertConfig):
         hidden_size: int = 256,
         num_attention_heads: int = 4,
         intermediate_size: int = 1024,
-        summary_type: str = "first",  # multiple choice pools the "first" token ("last", "mean" or "cls_index" also work)
+        summary_type: str = "first",  # multiple choice pools the "first" token ("last", "mean", "cls_index" work too)
         summary_use_proj: bool = True,  # a linear layer after pooling (sequence_summary.summary)
         summary_activation: str | None = "gelu",  # activation after it (None: none)
         summary_last_dropout: float = 0.1,
         **kwargs,
     ):
-        super().__init__(hidden_size=hidden_size, num_attention_heads=num_attention_heads, intermediate_size=intermediate_size, **kwargs)
+        super().__init__(
+            hidden_size=hidden_size,
+            num_attention_heads=num_attention_heads,
+            intermediate_size=intermediate_size,
+            **kwargs,
+        )
         self.embedding_size = embedding_size
         self.summary_type = summary_type
         self.summary_use_proj = summary_use_proj
@@ -65,8 +69,16 @@ class ElectraConfig(BertConfig):
 
 # Tiny presets for tests and teaching: seconds to build and run on a CPU.
 TINY_PRESETS = {
-    "electra-tiny-random": dict(vocab_size=1000, embedding_size=16, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                                intermediate_size=64, max_position_embeddings=128),
+    "electra-tiny-random": dict(
+        model_type="electra",
+        vocab_size=1000,
+        embedding_size=16,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
 }
 
 
@@ -107,7 +119,7 @@ class ElectraModel(BertModel):
 # ------------------------------------------------------------------------------------------------
 
 
-class ElectraTaskModel(BertTaskModel):
+class ElectraTaskModel(BertPreTrainedModel):
     """Shared plumbing: the bare model lives at ``self.electra``."""
 
     config_class = ElectraConfig
@@ -141,11 +153,29 @@ class ElectraForMaskedLM(ElectraTaskModel):
         self.generator_lm_head = nn.Linear(config.embedding_size, config.vocab_size)  # weight tied; own bias
         self.post_init()
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
-                labels=None, output_attentions=None, output_hidden_states=None, return_dict=None):
-        base = self.run_base(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, output_attentions, output_hidden_states)
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        inputs_embeds=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+    ):
+        base = self.run_base(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
         logits = self.generator_lm_head(self.generator_predictions(base.last_hidden_state))  # (batch, seq, vocab)
-        loss = token_classification_loss(logits, labels) if labels is not None else None
+        loss = layers.token_classification_loss(logits, labels) if labels is not None else None
         return self.finish(MaskedLMOutput, base, return_dict, loss=loss, logits=logits)
 
 
@@ -174,9 +204,27 @@ class ElectraForPreTraining(ElectraTaskModel):
         self.discriminator_predictions = ElectraDiscriminatorPredictions(config)
         self.post_init()
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
-                labels=None, output_attentions=None, output_hidden_states=None, return_dict=None):
-        base = self.run_base(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, output_attentions, output_hidden_states)
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        inputs_embeds=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+    ):
+        base = self.run_base(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
         logits = self.discriminator_predictions(base.last_hidden_state)  # (batch, seq)
         loss = None
         if labels is not None:  # labels (batch, seq): 1 = replaced, 0 = original; padding does not count
@@ -191,7 +239,7 @@ class ElectraClassificationHead(nn.Module):
     def __init__(self, config: ElectraConfig):
         super().__init__()
         self.dense = nn.Linear(config.hidden_size, config.hidden_size)
-        self.dropout = classifier_dropout(config)
+        self.dropout = layers.classifier_dropout(config)
         self.out_proj = nn.Linear(config.hidden_size, config.num_labels)
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -206,18 +254,36 @@ class ElectraForSequenceClassification(ElectraTaskModel):
         self.classifier = ElectraClassificationHead(config)
         self.post_init()
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
-                labels=None, output_attentions=None, output_hidden_states=None, return_dict=None):
-        base = self.run_base(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, output_attentions, output_hidden_states)
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        inputs_embeds=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+    ):
+        base = self.run_base(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
         logits = self.classifier(base.last_hidden_state)  # (batch, num_labels)
-        loss = sequence_classification_loss(logits, labels, self.config) if labels is not None else None
+        loss = layers.sequence_classification_loss(logits, labels, self.config) if labels is not None else None
         return self.finish(SequenceClassifierOutput, base, return_dict, loss=loss, logits=logits)
 
 
 class ElectraForTokenClassification(ElectraTaskModel):
     def __init__(self, config: ElectraConfig):
         super().__init__(config)
-        self.dropout = classifier_dropout(config)
+        self.dropout = layers.classifier_dropout(config)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
@@ -241,7 +307,9 @@ class ElectraSequenceSummary(nn.Module):
         super().__init__()
         self.summary_type = config.summary_type
         if self.summary_type not in ("first", "last", "mean", "cls_index"):
-            raise NotImplementedError(f"summary_type={self.summary_type!r}: use 'first', 'last', 'mean' or 'cls_index'.")
+            raise NotImplementedError(
+                f"summary_type={self.summary_type!r}: use 'first', 'last', 'mean' or 'cls_index'."
+            )
         self.summary = nn.Identity()
         if config.summary_use_proj:
             to_labels = getattr(config, "summary_proj_to_labels", False) and config.num_labels > 0
@@ -269,11 +337,31 @@ class ElectraForMultipleChoice(ElectraTaskModel):
         self.classifier = nn.Linear(config.hidden_size, 1)  # one score per (question, choice) pair
         self.post_init()
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
-                labels=None, output_attentions=None, output_hidden_states=None, return_dict=None):
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        inputs_embeds=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+    ):
         num_choices = (input_ids if input_ids is not None else inputs_embeds).shape[1]
-        flat = flatten_choices(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds)  # (batch * choices, seq[, hidden])
-        base = self.run_base(*flat, output_attentions, output_hidden_states)
+        input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds = layers.flatten_choices(
+            input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds
+        )  # (batch * num_choices, seq[, hidden])
+        base = self.run_base(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
         pooled = self.sequence_summary(base.last_hidden_state)  # (batch * choices, hidden)
         logits = self.classifier(pooled).view(-1, num_choices)  # (batch, num_choices)
         loss = nn.functional.cross_entropy(logits, labels) if labels is not None else None

@@ -23,18 +23,11 @@ import torch
 from torch import nn
 
 from .. import layers
-from ..cache import KVCache, as_cache, decoder_attention_mask, positions_from_mask
+from ..cache import KVCache, as_cache
 from ..configuration import PretrainedConfig
 from ..generation import GenerationMixin
-from ..modeling import (
-    BaseModelOutputWithPast,
-    CausalLMOutputWithPast,
-    GradientCheckpointingLayer,
-    PreTrainedModel,
-    check_inputs,
-    checkpointing_use_cache,
-)
-from .llama import causal_lm_loss, keep_logits
+from ..modeling import GradientCheckpointingLayer, PreTrainedModel, check_inputs, checkpointing_use_cache
+from ..outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 
 
 class GPT2Config(PretrainedConfig):
@@ -92,7 +85,7 @@ class GPT2Config(PretrainedConfig):
 
 # Tiny presets for tests and teaching: seconds to build and run on a CPU.
 TINY_PRESETS = {
-    "gpt2-tiny-random": dict(vocab_size=128, n_positions=128, n_embd=32, n_layer=2, n_head=4),
+    "gpt2-tiny-random": dict(model_type="gpt2", vocab_size=128, n_positions=128, n_embd=32, n_layer=2, n_head=4)
 }
 
 
@@ -142,7 +135,10 @@ class GPT2Attention(nn.Module):
         if cache is not None:
             k, v = cache.update(k, v, self.layer_idx)  # (batch, heads, past + seq, head_dim)
         context, weights = layers.attention(
-            q, k, v, additive_mask,
+            q,
+            k,
+            v,
+            additive_mask,
             dropout=self.attn_dropout_prob if self.training else 0.0,
             scale=self.scale,
             return_weights=output_attentions,
@@ -234,15 +230,12 @@ class GPT2Model(GPT2PreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
-        cache=None,
-        **unused,
     ):
         config = self.config
         name = type(self).__name__
         check_inputs(input_ids, inputs_embeds, config.n_positions, name)
         output_attentions = config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
-        past_key_values = past_key_values if past_key_values is not None else cache
         use_cache = checkpointing_use_cache(self, config.use_cache if use_cache is None else use_cache, past_key_values)
         kv = as_cache(past_key_values, len(self.h), use_cache)
         past = kv.length if kv is not None else 0
@@ -255,17 +248,14 @@ class GPT2Model(GPT2PreTrainedModel):
                 f"{name} has {config.n_positions} positions, but the cache holds {past} tokens and {seq} more "
                 f"were given ({past + seq} in all). Shorten the prompt or generate fewer tokens."
             )
-        if position_ids is None:
-            if attention_mask is not None:
-                position_ids = positions_from_mask(attention_mask, seq)  # left padding: count real tokens only
-            else:
-                position_ids = torch.arange(past, past + seq, device=inputs_embeds.device)[None, :]  # (1, seq)
+        if position_ids is None:  # left padding: count real tokens only
+            position_ids = layers.decoder_positions(attention_mask, past, seq, inputs_embeds.device)
         hidden = inputs_embeds + self.wpe(position_ids)
         if token_type_ids is not None:
             hidden = hidden + self.wte(token_type_ids)  # GPT-2 embeds segment ids with the token table
         if self.training:
             hidden = self.drop(hidden)
-        additive_mask = decoder_attention_mask(attention_mask, past, seq, hidden.dtype, hidden.device)
+        additive_mask = layers.decoder_attention_mask(attention_mask, past, seq, hidden.dtype, hidden.device)
 
         all_hidden = (hidden,) if output_hidden_states else None
         all_attentions = () if output_attentions else None
@@ -281,8 +271,10 @@ class GPT2Model(GPT2PreTrainedModel):
         if output_hidden_states:
             all_hidden = all_hidden[:-1] + (hidden,)  # as the reference: the last entry is after ln_f
         out = BaseModelOutputWithPast(
-            last_hidden_state=hidden, past_key_values=kv if use_cache else None,
-            hidden_states=all_hidden, attentions=all_attentions,
+            last_hidden_state=hidden,
+            past_key_values=kv if use_cache else None,
+            hidden_states=all_hidden,
+            attentions=all_attentions,
         )
         return self.format_output(out, return_dict)
 
@@ -321,19 +313,20 @@ class GPT2LMHeadModel(GenerationMixin, GPT2PreTrainedModel):
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
         logits_to_keep: int | torch.Tensor = 0,
-        cache=None,
-        **unused,
     ):
-        base = self.transformer(
-            input_ids=input_ids, past_key_values=past_key_values if past_key_values is not None else cache,
-            attention_mask=attention_mask, token_type_ids=token_type_ids, position_ids=position_ids,
-            inputs_embeds=inputs_embeds, use_cache=use_cache, output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states, return_dict=True,
+        base = self.run_base(
+            input_ids=input_ids,
+            past_key_values=past_key_values,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            use_cache=use_cache,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
         )
-        logits = self.lm_head(keep_logits(base.last_hidden_state, logits_to_keep))  # (batch, kept, vocab)
-        loss = causal_lm_loss(logits, labels) if labels is not None else None
-        out = CausalLMOutputWithPast(
-            loss=loss, logits=logits, past_key_values=base.past_key_values,
-            hidden_states=base.hidden_states, attentions=base.attentions,
+        logits = self.lm_head(layers.keep_logits(base.last_hidden_state, logits_to_keep))  # (batch, kept, vocab)
+        loss = layers.causal_lm_loss(logits, labels) if labels is not None else None
+        return self.finish(
+            CausalLMOutputWithPast, base, return_dict, loss=loss, logits=logits, past_key_values=base.past_key_values
         )
-        return self.format_output(out, return_dict)

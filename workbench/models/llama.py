@@ -20,26 +20,15 @@ Module names are the Hub's state-dict keys (``model.layers.0.self_attn.q_proj.we
 
 from __future__ import annotations
 
-import math
-
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .. import layers
-from ..cache import KVCache, as_cache, decoder_attention_mask, positions_from_mask
+from ..cache import KVCache, as_cache
 from ..configuration import PretrainedConfig
 from ..generation import GenerationMixin
-from ..modeling import (
-    BaseModelOutputWithPast,
-    CausalLMOutputWithPast,
-    GradientCheckpointingLayer,
-    PreTrainedModel,
-    check_inputs,
-    checkpointing_use_cache,
-)
-
-ROPE_TYPES = ("default", "linear", "dynamic", "llama3")
+from ..modeling import GradientCheckpointingLayer, PreTrainedModel, check_inputs, checkpointing_use_cache
+from ..outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 
 
 class LlamaConfig(PretrainedConfig):
@@ -83,8 +72,8 @@ class LlamaConfig(PretrainedConfig):
         if self.head_dim is None:
             if self.hidden_size % self.num_attention_heads:
                 raise ValueError(
-                    f"hidden_size={self.hidden_size} is not a multiple of num_attention_heads={self.num_attention_heads}; "
-                    "set head_dim explicitly."
+                    f"hidden_size={self.hidden_size} is not a multiple of "
+                    f"num_attention_heads={self.num_attention_heads}; set head_dim explicitly."
                 )
             self.head_dim = self.hidden_size // self.num_attention_heads
         if self.num_attention_heads % self.num_key_value_heads:
@@ -92,23 +81,8 @@ class LlamaConfig(PretrainedConfig):
                 f"num_attention_heads={self.num_attention_heads} must be a multiple of "
                 f"num_key_value_heads={self.num_key_value_heads} (each key/value head serves a group of query heads)."
             )
-        self.rope_parameters = self._standard_rope(rope, theta)
-
-    def _standard_rope(self, rope: dict | None, theta: float | None) -> dict:
-        rope = dict(rope or {})
-        rope_type = rope.pop("type", None)
-        rope.setdefault("rope_type", rope_type or "default")
-        rope.setdefault("rope_theta", theta if theta is not None else type(self).default_theta)
-        kind = rope["rope_type"]
-        if kind not in ROPE_TYPES:
-            raise ValueError(f"rope_type {kind!r} is not implemented here; supported: {', '.join(ROPE_TYPES)}.")
-        needed = {"linear": ("factor",), "dynamic": ("factor",), "llama3": ("factor", "low_freq_factor", "high_freq_factor")}
-        missing = [k for k in needed.get(kind, ()) if k not in rope]
-        if missing:
-            raise ValueError(f"rope_type {kind!r} needs {missing} in rope_parameters (rope_scaling), got {rope}.")
-        if kind == "llama3":
-            rope.setdefault("original_max_position_embeddings", self.max_position_embeddings)
-        return rope
+        theta = theta if theta is not None else type(self).default_theta
+        self.rope_parameters = layers.standard_rope_parameters(rope, theta, self.max_position_embeddings)
 
     @property
     def rope_theta(self) -> float:
@@ -136,7 +110,9 @@ class MistralConfig(LlamaConfig):
     model_type = "mistral"
     defaults = {
         **LlamaConfig.defaults,
-        "intermediate_size": 14336, "num_key_value_heads": 8, "max_position_embeddings": 4096 * 32,
+        "intermediate_size": 14336,
+        "num_key_value_heads": 8,
+        "max_position_embeddings": 4096 * 32,
         "sliding_window": 4096,  # each query sees at most this many keys (itself included)
     }
     for _key in ("attention_bias", "mlp_bias", "pretraining_tp"):  # keys the reference's file does not have
@@ -150,10 +126,13 @@ class MixtralConfig(LlamaConfig):
     attribute_map = {"num_experts": "num_local_experts"}
     defaults = {
         **MistralConfig.defaults,
-        "rms_norm_eps": 1e-5, "sliding_window": None,
+        "rms_norm_eps": 1e-5,
+        "sliding_window": None,
         "num_local_experts": 8,  # experts per layer
         "num_experts_per_tok": 2,  # each token is routed to this many experts (top-k)
-        "output_router_logits": False, "router_aux_loss_coef": 0.001, "router_jitter_noise": 0.0,
+        "output_router_logits": False,
+        "router_aux_loss_coef": 0.001,
+        "router_jitter_noise": 0.0,
     }
 
 
@@ -161,9 +140,16 @@ class Qwen2Config(LlamaConfig):
     model_type = "qwen2"
     defaults = {
         **LlamaConfig.defaults,
-        "vocab_size": 151936, "intermediate_size": 22016, "num_key_value_heads": 32, "max_position_embeddings": 32768,
-        "bos_token_id": None, "eos_token_id": None,
-        "use_sliding_window": False, "sliding_window": 4096, "max_window_layers": 28, "layer_types": None,
+        "vocab_size": 151936,
+        "intermediate_size": 22016,
+        "num_key_value_heads": 32,
+        "max_position_embeddings": 32768,
+        "bos_token_id": None,
+        "eos_token_id": None,
+        "use_sliding_window": False,
+        "sliding_window": 4096,
+        "max_window_layers": 28,
+        "layer_types": None,
     }
     for _key in ("attention_bias", "mlp_bias", "pretraining_tp"):  # keys the reference's file does not have
         defaults.pop(_key)
@@ -175,7 +161,9 @@ class Qwen2Config(LlamaConfig):
             self.sliding_window = None
         if self.layer_types is None:
             self.layer_types = [
-                "sliding_attention" if self.sliding_window is not None and i >= self.max_window_layers else "full_attention"
+                "sliding_attention"
+                if self.sliding_window is not None and i >= self.max_window_layers
+                else "full_attention"
                 for i in range(self.num_hidden_layers)
             ]
 
@@ -183,24 +171,22 @@ class Qwen2Config(LlamaConfig):
     o_bias = False
 
 
-# Tiny presets for tests and teaching (seconds on a CPU). Each is a config-class name plus overrides.
+# Tiny presets for tests and teaching: seconds to build and run on a CPU (``auto.tiny_config(name)`` builds one).
+_TINY = dict(
+    vocab_size=128,
+    hidden_size=32,
+    intermediate_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=256,
+)
 TINY_PRESETS = {
-    "llama-tiny-random": ("LlamaConfig", dict(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                             num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256)),
-    "mistral-tiny-random": ("MistralConfig", dict(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                                 num_attention_heads=4, num_key_value_heads=2, sliding_window=8,
-                                                 max_position_embeddings=256)),
-    "mixtral-tiny-random": ("MixtralConfig", dict(vocab_size=128, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
-                                                 num_attention_heads=4, num_key_value_heads=2, num_local_experts=4,
-                                                 max_position_embeddings=256)),
-    "qwen2-tiny-random": ("Qwen2Config", dict(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                             num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256)),
+    "llama-tiny-random": dict(_TINY, model_type="llama"),
+    "mistral-tiny-random": dict(_TINY, model_type="mistral", sliding_window=8),
+    "mixtral-tiny-random": dict(_TINY, model_type="mixtral", intermediate_size=48, num_local_experts=4),
+    "qwen2-tiny-random": dict(_TINY, model_type="qwen2"),
 }
-
-
-def tiny_config(preset: str = "llama-tiny-random", **overrides) -> LlamaConfig:
-    class_name, values = TINY_PRESETS[preset]
-    return globals()[class_name](**{**values, **overrides})
 
 
 # ------------------------------------------------------------------------------------------------
@@ -208,93 +194,8 @@ def tiny_config(preset: str = "llama-tiny-random", **overrides) -> LlamaConfig:
 # ------------------------------------------------------------------------------------------------
 
 
-class LlamaRMSNorm(nn.Module):
-    """x / sqrt(mean(x^2) + eps) * weight, computed in float32."""
-
-    def __init__(self, hidden_size: int, eps: float = 1e-6):
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(hidden_size))
-        self.variance_epsilon = eps
-
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        dtype = hidden.dtype
-        hidden = hidden.to(torch.float32)
-        variance = hidden.pow(2).mean(-1, keepdim=True)
-        hidden = hidden * torch.rsqrt(variance + self.variance_epsilon)
-        return self.weight * hidden.to(dtype)
-
-
-class LlamaRotaryEmbedding(nn.Module):
-    """cos/sin tables of the rotary position embedding for given positions (no parameters).
-
-    inv_freq[i] = 1 / theta^(2i / dim); the angle of position p in pair i is p * inv_freq[i].
-    "linear" divides the frequencies by `factor` (positions squeezed into the trained range),
-    "dynamic" raises theta once the sequence outgrows max_position_embeddings (NTK-aware),
-    "llama3" scales low frequencies by `factor` and blends the middle band.
-    """
-
-    def __init__(self, config: LlamaConfig):
-        super().__init__()
-        self.rope = dict(config.rope_parameters)
-        self.dim = int(config.head_dim * self.rope.get("partial_rotary_factor", 1.0))
-        self.max_positions = config.max_position_embeddings
-        self._inv_freq: dict[torch.device, torch.Tensor] = {}  # device -> float32 frequencies (made on first use)
-
-    def inv_freq(self, device: torch.device, seq_len: int = 0) -> torch.Tensor:
-        if self.rope["rope_type"] == "dynamic" and seq_len > self.max_positions:
-            return self._compute(device, seq_len)  # depends on the length: recomputed (a few dozen numbers)
-        if device not in self._inv_freq:
-            self._inv_freq[device] = self._compute(device, 0)
-        return self._inv_freq[device]
-
-    def _compute(self, device: torch.device, seq_len: int) -> torch.Tensor:
-        rope, dim, base = self.rope, self.dim, self.rope["rope_theta"]
-        kind = rope["rope_type"]
-        if kind == "dynamic" and seq_len:
-            factor = rope["factor"]
-            base = base * ((factor * seq_len / self.max_positions) - (factor - 1)) ** (dim / (dim - 2))
-        exponents = torch.arange(0, dim, 2, dtype=torch.int64).to(device=device, dtype=torch.float) / dim
-        inv_freq = 1.0 / (base ** exponents)  # (dim / 2,)
-        if kind == "linear":
-            inv_freq = inv_freq / rope["factor"]
-        elif kind == "llama3":
-            factor, low, high = rope["factor"], rope["low_freq_factor"], rope["high_freq_factor"]
-            old_context = rope["original_max_position_embeddings"]
-            low_freq_wavelen, high_freq_wavelen = old_context / low, old_context / high
-            wavelen = 2 * math.pi / inv_freq
-            scaled = torch.where(wavelen > low_freq_wavelen, inv_freq / factor, inv_freq)
-            smooth = (old_context / wavelen - low) / (high - low)
-            smoothed = (1 - smooth) * scaled / factor + smooth * scaled
-            is_medium = ~(wavelen < high_freq_wavelen) * ~(wavelen > low_freq_wavelen)
-            inv_freq = torch.where(is_medium, smoothed, scaled)
-        return inv_freq
-
-    def forward(self, position_ids: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-        """(batch, seq) positions -> cos, sin of shape (batch, seq, head_dim)."""
-        seq_len = int(position_ids.max()) + 1 if self.rope["rope_type"] == "dynamic" else 0
-        inv_freq = self.inv_freq(position_ids.device, seq_len)
-        freqs = position_ids[:, :, None].float() * inv_freq[None, None, :]  # (batch, seq, dim / 2)
-        angles = torch.cat((freqs, freqs), dim=-1)  # (batch, seq, dim)
-        return angles.cos().to(dtype), angles.sin().to(dtype)
-
-
-def rotate_half(x: torch.Tensor) -> torch.Tensor:
-    half = x.shape[-1] // 2
-    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-
-
-def apply_rotary(q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor):
-    """Rotate (batch, heads, seq, head_dim) queries and keys by their positions' angles."""
-    cos, sin = cos[:, None], sin[:, None]  # (batch, 1, seq, head_dim): the same for every head
-    return (q * cos) + (rotate_half(q) * sin), (k * cos) + (rotate_half(k) * sin)
-
-
-def repeat_kv(x: torch.Tensor, groups: int) -> torch.Tensor:
-    """(batch, kv_heads, seq, head_dim) -> (batch, kv_heads * groups, seq, head_dim): each kv head serves a group."""
-    if groups == 1:
-        return x
-    batch, kv_heads, seq, head_dim = x.shape
-    return x[:, :, None].expand(batch, kv_heads, groups, seq, head_dim).reshape(batch, kv_heads * groups, seq, head_dim)
+class LlamaRMSNorm(layers.RMSNorm):
+    """x / sqrt(mean(x^2) + eps) * weight, computed in float32 (``layers.RMSNorm`` under the reference's name)."""
 
 
 class LlamaAttention(nn.Module):
@@ -314,20 +215,29 @@ class LlamaAttention(nn.Module):
 
     def forward(self, hidden, cos, sin, additive_mask, cache: KVCache | None, output_attentions: bool):
         batch, seq, _ = hidden.shape
-        q = self.q_proj(hidden).view(batch, seq, self.num_heads, self.head_dim).transpose(1, 2)  # (batch, heads, seq, hd)
-        k = self.k_proj(hidden).view(batch, seq, self.num_kv_heads, self.head_dim).transpose(1, 2)  # (batch, kv_heads, seq, hd)
+        q = (
+            self.q_proj(hidden).view(batch, seq, self.num_heads, self.head_dim).transpose(1, 2)
+        )  # (batch, heads, seq, hd)
+        k = (
+            self.k_proj(hidden).view(batch, seq, self.num_kv_heads, self.head_dim).transpose(1, 2)
+        )  # (batch, kv_heads, seq, hd)
         v = self.v_proj(hidden).view(batch, seq, self.num_kv_heads, self.head_dim).transpose(1, 2)
-        q, k = apply_rotary(q, k, cos, sin)
+        q, k = layers.apply_rotary(q, k, cos, sin)
         if cache is not None:
             k, v = cache.update(k, v, self.layer_idx)  # (batch, kv_heads, past + seq, hd)
         groups = self.num_heads // self.num_kv_heads
         context, weights = layers.attention(
-            q, repeat_kv(k, groups), repeat_kv(v, groups), additive_mask,
+            q,
+            layers.repeat_kv(k, groups),
+            layers.repeat_kv(v, groups),
+            additive_mask,
             dropout=self.dropout_prob if self.training else 0.0,
             return_weights=output_attentions,
             pattern_hook=self.pattern_hook,
         )
-        return self.o_proj(layers.merge_heads(context)), weights  # (batch, seq, hidden), (batch, heads, seq, past + seq)
+        return self.o_proj(
+            layers.merge_heads(context)
+        ), weights  # (batch, seq, hidden), (batch, heads, seq, past + seq)
 
 
 class LlamaMLP(nn.Module):
@@ -402,7 +312,9 @@ class LlamaDecoderLayer(GradientCheckpointingLayer):
         self.post_attention_layernorm = LlamaRMSNorm(config.hidden_size, eps=config.rms_norm_eps)
 
     def forward(self, hidden, cos, sin, additive_mask, cache, output_attentions):
-        attended, weights = self.self_attn(self.input_layernorm(hidden), cos, sin, additive_mask, cache, output_attentions)
+        attended, weights = self.self_attn(
+            self.input_layernorm(hidden), cos, sin, additive_mask, cache, output_attentions
+        )
         hidden = hidden + attended
         feed_forward = self.block_sparse_moe if hasattr(self, "block_sparse_moe") else self.mlp
         hidden = hidden + feed_forward(self.post_attention_layernorm(hidden))
@@ -432,7 +344,8 @@ class LlamaModel(LlamaPreTrainedModel):
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
         self.layers = nn.ModuleList(LlamaDecoderLayer(config, i) for i in range(config.num_hidden_layers))
         self.norm = LlamaRMSNorm(config.hidden_size, eps=config.rms_norm_eps)
-        self.rotary_emb = LlamaRotaryEmbedding(config)
+        rotated = int(config.head_dim * config.rope_parameters.get("partial_rotary_factor", 1.0))  # channels per head
+        self.rotary_emb = layers.RotaryEmbedding(config.rope_parameters, rotated, config.max_position_embeddings)
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
@@ -452,15 +365,12 @@ class LlamaModel(LlamaPreTrainedModel):
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
-        cache=None,
-        **unused,
     ):
         name = type(self).__name__
         check_inputs(input_ids, inputs_embeds, None, name)
         config = self.config
         output_attentions = config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
-        past_key_values = past_key_values if past_key_values is not None else cache
         use_cache = getattr(config, "use_cache", True) if use_cache is None else use_cache
         use_cache = checkpointing_use_cache(self, use_cache, past_key_values)
         kv = as_cache(past_key_values, len(self.layers), use_cache)
@@ -468,11 +378,8 @@ class LlamaModel(LlamaPreTrainedModel):
 
         hidden = self.embed_tokens(input_ids) if inputs_embeds is None else inputs_embeds  # (batch, seq, hidden)
         batch, seq = hidden.shape[:2]
-        if position_ids is None:
-            if attention_mask is not None:
-                position_ids = positions_from_mask(attention_mask, seq)  # left padding: count real tokens only
-            else:
-                position_ids = torch.arange(past, past + seq, device=hidden.device)[None, :]  # (1, seq)
+        if position_ids is None:  # left padding: count real tokens only
+            position_ids = layers.decoder_positions(attention_mask, past, seq, hidden.device)
         cos, sin = self.rotary_emb(position_ids, hidden.dtype)  # (batch, seq, head_dim)
         masks: dict = {}  # one additive mask per distinct window size
 
@@ -481,7 +388,9 @@ class LlamaModel(LlamaPreTrainedModel):
         for layer in self.layers:
             window = layer.self_attn.sliding_window
             if window not in masks:
-                masks[window] = decoder_attention_mask(attention_mask, past, seq, hidden.dtype, hidden.device, window)
+                masks[window] = layers.decoder_attention_mask(
+                    attention_mask, past, seq, hidden.dtype, hidden.device, window
+                )
             hidden, weights = layer(hidden, cos, sin, masks[window], kv, output_attentions)
             if output_hidden_states:
                 all_hidden += (hidden,)
@@ -493,24 +402,12 @@ class LlamaModel(LlamaPreTrainedModel):
         if output_hidden_states:
             all_hidden = all_hidden[:-1] + (hidden,)  # as the reference: the last entry is after the final norm
         out = BaseModelOutputWithPast(
-            last_hidden_state=hidden, past_key_values=kv if use_cache else None,
-            hidden_states=all_hidden, attentions=all_attentions,
+            last_hidden_state=hidden,
+            past_key_values=kv if use_cache else None,
+            hidden_states=all_hidden,
+            attentions=all_attentions,
         )
         return self.format_output(out, return_dict)
-
-
-def causal_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Next-token cross-entropy: position t predicts labels[t + 1]; label -100 is ignored."""
-    vocab = logits.shape[-1]
-    shifted = F.pad(labels, (0, 1), value=-100)[:, 1:].to(logits.device)
-    return F.cross_entropy(logits.float().reshape(-1, vocab), shifted.reshape(-1), ignore_index=-100)
-
-
-def keep_logits(hidden: torch.Tensor, logits_to_keep: int | torch.Tensor) -> torch.Tensor:
-    """The positions the LM head runs on: all (0), the last N (int N), or given indices."""
-    if isinstance(logits_to_keep, int):
-        return hidden if logits_to_keep == 0 else hidden[:, -logits_to_keep:]
-    return hidden[:, logits_to_keep]
 
 
 class LlamaForCausalLM(GenerationMixin, LlamaPreTrainedModel):
@@ -546,22 +443,22 @@ class LlamaForCausalLM(GenerationMixin, LlamaPreTrainedModel):
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
         logits_to_keep: int | torch.Tensor = 0,
-        cache=None,
-        **unused,
     ):
-        base = self.model(
-            input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-            past_key_values=past_key_values if past_key_values is not None else cache, inputs_embeds=inputs_embeds,
-            use_cache=use_cache, output_attentions=output_attentions, output_hidden_states=output_hidden_states,
-            return_dict=True,
+        base = self.run_base(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            past_key_values=past_key_values,
+            inputs_embeds=inputs_embeds,
+            use_cache=use_cache,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
         )
-        logits = self.lm_head(keep_logits(base.last_hidden_state, logits_to_keep))  # (batch, kept, vocab)
-        loss = causal_lm_loss(logits, labels) if labels is not None else None
-        out = CausalLMOutputWithPast(
-            loss=loss, logits=logits, past_key_values=base.past_key_values,
-            hidden_states=base.hidden_states, attentions=base.attentions,
+        logits = self.lm_head(layers.keep_logits(base.last_hidden_state, logits_to_keep))  # (batch, kept, vocab)
+        loss = layers.causal_lm_loss(logits, labels) if labels is not None else None
+        return self.finish(
+            CausalLMOutputWithPast, base, return_dict, loss=loss, logits=logits, past_key_values=base.past_key_values
         )
-        return self.format_output(out, return_dict)
 
 
 # The variants are the same classes reading their own config (exported under their Hub names).

@@ -29,7 +29,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..modeling import MaskedLMOutput, SequenceClassifierOutput, check_inputs, sequence_classification_loss, token_classification_loss
+from .. import layers
+from ..modeling import check_inputs
+from ..outputs import MaskedLMOutput, SequenceClassifierOutput
 from .bert import (
     BertConfig,
     BertEmbeddings,
@@ -37,8 +39,7 @@ from .bert import (
     BertForQuestionAnswering,
     BertForTokenClassification,
     BertModel,
-    BertTaskModel,
-    classifier_dropout,
+    BertPreTrainedModel,
 )
 
 
@@ -59,9 +60,14 @@ class RobertaConfig(BertConfig):
         **kwargs,
     ):
         super().__init__(
-            vocab_size=vocab_size, max_position_embeddings=max_position_embeddings, type_vocab_size=type_vocab_size,
-            layer_norm_eps=layer_norm_eps, pad_token_id=pad_token_id, bos_token_id=bos_token_id,
-            eos_token_id=eos_token_id, **kwargs,
+            vocab_size=vocab_size,
+            max_position_embeddings=max_position_embeddings,
+            type_vocab_size=type_vocab_size,
+            layer_norm_eps=layer_norm_eps,
+            pad_token_id=pad_token_id,
+            bos_token_id=bos_token_id,
+            eos_token_id=eos_token_id,
+            **kwargs,
         )
 
 
@@ -91,18 +97,21 @@ class Data2VecTextConfig(RobertaConfig):
 
 # Tiny presets for tests and teaching: seconds to build and run on a CPU.
 TINY_PRESETS = {
-    "roberta-tiny-random": dict(vocab_size=1000, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                                intermediate_size=64, max_position_embeddings=130),
+    "roberta-tiny-random": dict(
+        model_type="roberta",
+        vocab_size=1000,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=130,
+    )
 }
 
 
 def base_model_prefix_for(config: RobertaConfig) -> str:
     """Attribute name of the bare model inside task models, which prefixes its checkpoint keys."""
     return "data2vec_text" if config.model_type == "data2vec-text" else "roberta"
-
-
-# The Hub class name prefix of each variant (architecture_name: RobertaForMaskedLM -> XLMRobertaForMaskedLM)
-CLASS_NAME_PREFIX = {"roberta": "Roberta", "xlm-roberta": "XLMRoberta", "camembert": "Camembert", "data2vec-text": "Data2VecText"}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -117,7 +126,9 @@ class RobertaEmbeddings(BertEmbeddings):
         super().__init__(config)
         self.padding_idx = config.pad_token_id
         # The padding row (position pad_token_id) is what padding tokens look up: zero and never trained.
-        self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.hidden_size, padding_idx=self.padding_idx)
+        self.position_embeddings = nn.Embedding(
+            config.max_position_embeddings, config.hidden_size, padding_idx=self.padding_idx
+        )
 
     def position_ids(self, input_ids: torch.Tensor | None, seq_len: int, device: torch.device) -> torch.Tensor:
         if input_ids is None:
@@ -133,20 +144,36 @@ class RobertaModel(BertModel):
     config_class = RobertaConfig
     base_model_prefix = "roberta"
     embeddings_class = RobertaEmbeddings
-    _variant_class_prefixes = CLASS_NAME_PREFIX
 
     def __init__(self, config: RobertaConfig, add_pooling_layer: bool = True):
         super().__init__(config, add_pooling_layer)
         self.base_model_prefix = base_model_prefix_for(config)  # for loading a task checkpoint into the bare model
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
-                output_attentions=None, output_hidden_states=None, return_dict=None):
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        inputs_embeds=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+    ):
         if position_ids is None:
             # Positions run from pad_token_id + 1, so the table holds that many fewer tokens (512 of 514).
             longest = self.config.max_position_embeddings - self.config.pad_token_id - 1
             check_inputs(input_ids, inputs_embeds, longest, type(self).__name__)
-        return super().forward(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
-                               output_attentions, output_hidden_states, return_dict)
+        return super().forward(
+            input_ids,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            inputs_embeds,
+            output_attentions,
+            output_hidden_states,
+            return_dict,
+        )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -154,12 +181,11 @@ class RobertaModel(BertModel):
 # ------------------------------------------------------------------------------------------------
 
 
-class RobertaTaskModel(BertTaskModel):
+class RobertaTaskModel(BertPreTrainedModel):
     """Shared plumbing: the bare model lives at ``self.roberta`` (``self.data2vec_text`` for data2vec-text)."""
 
     config_class = RobertaConfig
     base_model_prefix = "roberta"
-    _variant_class_prefixes = CLASS_NAME_PREFIX
 
     def __init__(self, config: RobertaConfig, add_pooling_layer: bool = False):
         super().__init__(config)
@@ -196,11 +222,29 @@ class RobertaForMaskedLM(RobertaTaskModel):
         }
         self.post_init()
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
-                labels=None, output_attentions=None, output_hidden_states=None, return_dict=None):
-        base = self.run_base(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, output_attentions, output_hidden_states)
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        inputs_embeds=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+    ):
+        base = self.run_base(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
         logits = self.lm_head(base.last_hidden_state)  # (batch, seq, vocab)
-        loss = token_classification_loss(logits, labels) if labels is not None else None
+        loss = layers.token_classification_loss(logits, labels) if labels is not None else None
         return self.finish(MaskedLMOutput, base, return_dict, loss=loss, logits=logits)
 
 
@@ -210,7 +254,7 @@ class RobertaClassificationHead(nn.Module):
     def __init__(self, config: RobertaConfig):
         super().__init__()
         self.dense = nn.Linear(config.hidden_size, config.hidden_size)
-        self.dropout = classifier_dropout(config)
+        self.dropout = layers.classifier_dropout(config)
         self.out_proj = nn.Linear(config.hidden_size, config.num_labels)
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -225,18 +269,36 @@ class RobertaForSequenceClassification(RobertaTaskModel):
         self.classifier = RobertaClassificationHead(config)
         self.post_init()
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
-                labels=None, output_attentions=None, output_hidden_states=None, return_dict=None):
-        base = self.run_base(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, output_attentions, output_hidden_states)
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        inputs_embeds=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+    ):
+        base = self.run_base(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
         logits = self.classifier(base.last_hidden_state)  # (batch, num_labels)
-        loss = sequence_classification_loss(logits, labels, self.config) if labels is not None else None
+        loss = layers.sequence_classification_loss(logits, labels, self.config) if labels is not None else None
         return self.finish(SequenceClassifierOutput, base, return_dict, loss=loss, logits=logits)
 
 
 class RobertaForTokenClassification(RobertaTaskModel):
     def __init__(self, config: RobertaConfig):
         super().__init__(config)
-        self.dropout = classifier_dropout(config)
+        self.dropout = layers.classifier_dropout(config)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
@@ -260,12 +322,32 @@ class RobertaForMultipleChoice(RobertaTaskModel):
         self.classifier = nn.Linear(config.hidden_size, 1)
         self.post_init()
 
-    def forward(self, input_ids=None, token_type_ids=None, attention_mask=None, labels=None, position_ids=None,
-                inputs_embeds=None, output_attentions=None, output_hidden_states=None, return_dict=None):
+    def forward(
+        self,
+        input_ids=None,
+        token_type_ids=None,
+        attention_mask=None,
+        labels=None,
+        position_ids=None,
+        inputs_embeds=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+    ):
         # BERT's computation (flatten choices -> pooler -> classifier: (batch, num_choices)); only the
         # order of the arguments differs, as it does in the reference.
-        return BertForMultipleChoice.forward(self, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
-                                             labels, output_attentions, output_hidden_states, return_dict)
+        return BertForMultipleChoice.forward(
+            self,
+            input_ids,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            inputs_embeds,
+            labels,
+            output_attentions,
+            output_hidden_states,
+            return_dict,
+        )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -274,7 +356,13 @@ class RobertaForMultipleChoice(RobertaTaskModel):
 
 XLMRobertaModel = CamembertModel = Data2VecTextModel = RobertaModel
 XLMRobertaForMaskedLM = CamembertForMaskedLM = Data2VecTextForMaskedLM = RobertaForMaskedLM
-XLMRobertaForSequenceClassification = CamembertForSequenceClassification = Data2VecTextForSequenceClassification = RobertaForSequenceClassification
-XLMRobertaForTokenClassification = CamembertForTokenClassification = Data2VecTextForTokenClassification = RobertaForTokenClassification
-XLMRobertaForQuestionAnswering = CamembertForQuestionAnswering = Data2VecTextForQuestionAnswering = RobertaForQuestionAnswering
+XLMRobertaForSequenceClassification = CamembertForSequenceClassification = Data2VecTextForSequenceClassification = (
+    RobertaForSequenceClassification
+)
+XLMRobertaForTokenClassification = CamembertForTokenClassification = Data2VecTextForTokenClassification = (
+    RobertaForTokenClassification
+)
+XLMRobertaForQuestionAnswering = CamembertForQuestionAnswering = Data2VecTextForQuestionAnswering = (
+    RobertaForQuestionAnswering
+)
 XLMRobertaForMultipleChoice = CamembertForMultipleChoice = Data2VecTextForMultipleChoice = RobertaForMultipleChoice

@@ -48,20 +48,16 @@ import torch
 from torch import nn
 
 from .. import layers
-from ..cache import EncoderDecoderCache, as_encoder_decoder_cache, decoder_attention_mask
+from ..cache import EncoderDecoderCache, as_encoder_decoder_cache
 from ..configuration import PretrainedConfig
 from ..generation import GenerationMixin
-from ..modeling import (
+from ..modeling import GradientCheckpointingLayer, PreTrainedModel, check_inputs, checkpointing_use_cache
+from ..outputs import (
     BaseModelOutput,
     BaseModelOutputWithPastAndCrossAttentions,
-    GradientCheckpointingLayer,
-    PreTrainedModel,
     Seq2SeqLMOutput,
     Seq2SeqModelOutput,
-    check_inputs,
-    checkpointing_use_cache,
-    seq2seq_lm_loss,
-    shift_tokens_right,
+    seq2seq_fields,
 )
 
 logger = logging.getLogger(__name__)
@@ -126,8 +122,13 @@ class T5Config(PretrainedConfig):
         # feed_forward_proj below, so a file that disagrees cannot make the model inconsistent.
         kwargs.pop("dense_act_fn", None)
         kwargs.pop("is_gated_act", None)
-        super().__init__(pad_token_id=pad_token_id, eos_token_id=eos_token_id, tie_word_embeddings=tie_word_embeddings,
-                         is_encoder_decoder=is_encoder_decoder, **kwargs)
+        super().__init__(
+            pad_token_id=pad_token_id,
+            eos_token_id=eos_token_id,
+            tie_word_embeddings=tie_word_embeddings,
+            is_encoder_decoder=is_encoder_decoder,
+            **kwargs,
+        )
         self.vocab_size = vocab_size
         self.d_model = d_model
         self.d_kv = d_kv
@@ -154,10 +155,25 @@ class MT5Config(T5Config):
 
     model_type = "mt5"
 
-    def __init__(self, vocab_size: int = 250112, d_ff: int = 1024, num_layers: int = 8, num_heads: int = 6,
-                 feed_forward_proj: str = "gated-gelu", scale_decoder_outputs: bool | None = False, **kwargs):
-        super().__init__(vocab_size=vocab_size, d_ff=d_ff, num_layers=num_layers, num_heads=num_heads,
-                         feed_forward_proj=feed_forward_proj, scale_decoder_outputs=scale_decoder_outputs, **kwargs)
+    def __init__(
+        self,
+        vocab_size: int = 250112,
+        d_ff: int = 1024,
+        num_layers: int = 8,
+        num_heads: int = 6,
+        feed_forward_proj: str = "gated-gelu",
+        scale_decoder_outputs: bool | None = False,
+        **kwargs,
+    ):
+        super().__init__(
+            vocab_size=vocab_size,
+            d_ff=d_ff,
+            num_layers=num_layers,
+            num_heads=num_heads,
+            feed_forward_proj=feed_forward_proj,
+            scale_decoder_outputs=scale_decoder_outputs,
+            **kwargs,
+        )
 
 
 class UMT5Config(T5Config):
@@ -167,27 +183,43 @@ class UMT5Config(T5Config):
     model_type = "umt5"
     relative_bias_in_every_layer = True
 
-    def __init__(self, vocab_size: int = 256384, d_ff: int = 1024, num_layers: int = 8, num_heads: int = 6,
-                 feed_forward_proj: str = "gated-gelu", **kwargs):
-        super().__init__(vocab_size=vocab_size, d_ff=d_ff, num_layers=num_layers, num_heads=num_heads,
-                         feed_forward_proj=feed_forward_proj, **kwargs)
+    def __init__(
+        self,
+        vocab_size: int = 256384,
+        d_ff: int = 1024,
+        num_layers: int = 8,
+        num_heads: int = 6,
+        feed_forward_proj: str = "gated-gelu",
+        **kwargs,
+    ):
+        super().__init__(
+            vocab_size=vocab_size,
+            d_ff=d_ff,
+            num_layers=num_layers,
+            num_heads=num_heads,
+            feed_forward_proj=feed_forward_proj,
+            **kwargs,
+        )
 
 
-# Tiny presets for tests and teaching (seconds on a CPU). Each is a config-class name plus overrides.
-_TINY = dict(vocab_size=128, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4,
-             relative_attention_num_buckets=8, relative_attention_max_distance=16)
+# Tiny presets for tests and teaching: seconds to build and run on a CPU (``auto.tiny_config(name)`` builds one).
+_TINY = dict(
+    vocab_size=128,
+    d_model=32,
+    d_kv=8,
+    d_ff=64,
+    num_layers=2,
+    num_heads=4,
+    relative_attention_num_buckets=8,
+    relative_attention_max_distance=16,
+)
 TINY_PRESETS = {
-    "t5-tiny-random": ("T5Config", _TINY),
-    "t5-v1_1-tiny-random": ("T5Config", dict(_TINY, feed_forward_proj="gated-gelu", tie_word_embeddings=False)),
-    "ul2-tiny-random": ("T5Config", dict(_TINY, feed_forward_proj="gated-silu", tie_word_embeddings=False)),
-    "mt5-tiny-random": ("MT5Config", dict(_TINY, tie_word_embeddings=False)),
-    "umt5-tiny-random": ("UMT5Config", dict(_TINY, tie_word_embeddings=False)),
+    "t5-tiny-random": dict(_TINY, model_type="t5"),
+    "t5-v1_1-tiny-random": dict(_TINY, model_type="t5", feed_forward_proj="gated-gelu", tie_word_embeddings=False),
+    "ul2-tiny-random": dict(_TINY, model_type="t5", feed_forward_proj="gated-silu", tie_word_embeddings=False),
+    "mt5-tiny-random": dict(_TINY, model_type="mt5", tie_word_embeddings=False),
+    "umt5-tiny-random": dict(_TINY, model_type="umt5", tie_word_embeddings=False),
 }
-
-
-def tiny_config(preset: str = "t5-tiny-random", **overrides) -> T5Config:
-    class_name, values = TINY_PRESETS[preset]
-    return globals()[class_name](**{**values, **overrides})
 
 
 # ------------------------------------------------------------------------------------------------
@@ -195,8 +227,9 @@ def tiny_config(preset: str = "t5-tiny-random", **overrides) -> T5Config:
 # ------------------------------------------------------------------------------------------------
 
 
-def relative_position_bucket(relative_position: torch.Tensor, bidirectional: bool, num_buckets: int,
-                             max_distance: int) -> torch.Tensor:
+def relative_position_bucket(
+    relative_position: torch.Tensor, bidirectional: bool, num_buckets: int, max_distance: int
+) -> torch.Tensor:
     """Map ``key_position - query_position`` (any shape, integers) to a bucket in [0, num_buckets).
 
     Bidirectional (encoder): half of the buckets for keys before the query, half for keys after it.
@@ -278,12 +311,12 @@ class T5Attention(nn.Module):
         factor = config.initializer_factor
         # Mesh TensorFlow's initialisation: the query std includes the missing 1/sqrt(d_kv) scale.
         self.q = _linear(config.d_model, inner, factor * (config.d_model * config.d_kv) ** -0.5)
-        self.k = _linear(config.d_model, inner, factor * config.d_model ** -0.5)
-        self.v = _linear(config.d_model, inner, factor * config.d_model ** -0.5)
-        self.o = _linear(inner, config.d_model, factor * inner ** -0.5)
+        self.k = _linear(config.d_model, inner, factor * config.d_model**-0.5)
+        self.v = _linear(config.d_model, inner, factor * config.d_model**-0.5)
+        self.o = _linear(inner, config.d_model, factor * inner**-0.5)
         if has_relative_attention_bias:
             self.relative_attention_bias = nn.Embedding(self.num_buckets, config.num_heads)  # bucket -> bias per head
-            self.relative_attention_bias.init_std = factor * config.d_model ** -0.5
+            self.relative_attention_bias.init_std = factor * config.d_model**-0.5
         self.pattern_hook = layers.HookPoint()  # sees (batch, heads, q, k) probabilities on the eager path
 
     def position_bias(self, query_length: int, key_length: int, past_length: int) -> torch.Tensor:
@@ -294,12 +327,22 @@ class T5Attention(nn.Module):
         device = self.relative_attention_bias.weight.device
         query_position = torch.arange(past_length, past_length + query_length, device=device)[:, None]  # (q, 1)
         key_position = torch.arange(key_length, device=device)[None, :]  # (1, k)
-        buckets = relative_position_bucket(key_position - query_position, bidirectional=not self.is_decoder,
-                                           num_buckets=self.num_buckets, max_distance=self.max_distance)  # (q, k)
+        buckets = relative_position_bucket(
+            key_position - query_position,
+            bidirectional=not self.is_decoder,
+            num_buckets=self.num_buckets,
+            max_distance=self.max_distance,
+        )  # (q, k)
         return self.relative_attention_bias(buckets).permute(2, 0, 1)[None]  # (q, k, heads) -> (1, heads, q, k)
 
-    def forward(self, hidden, additive_mask, key_value_states=None, cache: EncoderDecoderCache | None = None,
-                output_attentions: bool = False):
+    def forward(
+        self,
+        hidden,
+        additive_mask,
+        key_value_states=None,
+        cache: EncoderDecoderCache | None = None,
+        output_attentions: bool = False,
+    ):
         query = layers.split_heads(self.q(hidden), self.num_heads)  # (batch, heads, q, d_kv)
         if key_value_states is None:  # self-attention: this step's keys after the cached ones
             key = layers.split_heads(self.k(hidden), self.num_heads)
@@ -314,7 +357,10 @@ class T5Attention(nn.Module):
             if cache is not None:
                 cache.set_cross(key, value, self.layer_idx)
         context, weights = layers.attention(
-            query, key, value, additive_mask,
+            query,
+            key,
+            value,
+            additive_mask,
             dropout=self.dropout_rate if self.training else 0.0,
             scale=1.0,  # T5 does not divide the scores by sqrt(d_kv)
             return_weights=output_attentions,
@@ -331,21 +377,29 @@ class T5LayerSelfAttention(nn.Module):
         self.dropout = nn.Dropout(config.dropout_rate)
 
     def forward(self, hidden, additive_mask, cache, output_attentions):
-        attended, weights = self.SelfAttention(self.layer_norm(hidden), additive_mask, cache=cache,
-                                               output_attentions=output_attentions)
+        attended, weights = self.SelfAttention(
+            self.layer_norm(hidden), additive_mask, cache=cache, output_attentions=output_attentions
+        )
         return hidden + self.dropout(attended), weights
 
 
 class T5LayerCrossAttention(nn.Module):
     def __init__(self, config: T5Config, layer_idx: int):
         super().__init__()
-        self.EncDecAttention = T5Attention(config, has_relative_attention_bias=False, is_decoder=True, layer_idx=layer_idx)
+        self.EncDecAttention = T5Attention(
+            config, has_relative_attention_bias=False, is_decoder=True, layer_idx=layer_idx
+        )
         self.layer_norm = T5LayerNorm(config.d_model, eps=config.layer_norm_epsilon)
         self.dropout = nn.Dropout(config.dropout_rate)
 
     def forward(self, hidden, encoder_states, additive_mask, cache, output_attentions):
-        attended, weights = self.EncDecAttention(self.layer_norm(hidden), additive_mask, key_value_states=encoder_states,
-                                                 cache=cache, output_attentions=output_attentions)
+        attended, weights = self.EncDecAttention(
+            self.layer_norm(hidden),
+            additive_mask,
+            key_value_states=encoder_states,
+            cache=cache,
+            output_attentions=output_attentions,
+        )
         return hidden + self.dropout(attended), weights
 
 
@@ -355,8 +409,8 @@ class T5DenseActDense(nn.Module):
     def __init__(self, config: T5Config):
         super().__init__()
         factor = config.initializer_factor
-        self.wi = _linear(config.d_model, config.d_ff, factor * config.d_model ** -0.5)
-        self.wo = _linear(config.d_ff, config.d_model, factor * config.d_ff ** -0.5)
+        self.wi = _linear(config.d_model, config.d_ff, factor * config.d_model**-0.5)
+        self.wo = _linear(config.d_ff, config.d_model, factor * config.d_ff**-0.5)
         self.dropout = nn.Dropout(config.dropout_rate)
         self.act = layers.activation(config.dense_act_fn)
 
@@ -370,9 +424,9 @@ class T5DenseGatedActDense(nn.Module):
     def __init__(self, config: T5Config):
         super().__init__()
         factor = config.initializer_factor
-        self.wi_0 = _linear(config.d_model, config.d_ff, factor * config.d_model ** -0.5)  # gate
-        self.wi_1 = _linear(config.d_model, config.d_ff, factor * config.d_model ** -0.5)  # value
-        self.wo = _linear(config.d_ff, config.d_model, factor * config.d_ff ** -0.5)
+        self.wi_0 = _linear(config.d_model, config.d_ff, factor * config.d_model**-0.5)  # gate
+        self.wi_1 = _linear(config.d_model, config.d_ff, factor * config.d_model**-0.5)  # value
+        self.wo = _linear(config.d_ff, config.d_model, factor * config.d_ff**-0.5)
         self.dropout = nn.Dropout(config.dropout_rate)
         self.act = layers.activation(config.dense_act_fn)
 
@@ -409,7 +463,9 @@ class T5Block(GradientCheckpointingLayer):
         hidden = _clamp_for_float16(hidden)
         cross_weights = None
         if self.is_decoder:
-            hidden, cross_weights = self.layer[1](hidden, encoder_states, cross_attention_mask, cache, output_attentions)
+            hidden, cross_weights = self.layer[1](
+                hidden, encoder_states, cross_attention_mask, cache, output_attentions
+            )
             hidden = _clamp_for_float16(hidden)
         hidden = _clamp_for_float16(self.layer[-1](hidden))
         return hidden, self_weights, cross_weights
@@ -429,16 +485,29 @@ class T5Stack(nn.Module):
         self.embed_tokens = embed_tokens  # the very module at the model's ``shared``: same weights, same keys
         num_layers = config.num_decoder_layers if is_decoder else config.num_layers
         self.block = nn.ModuleList(
-            T5Block(config, has_relative_attention_bias=(i == 0 or self.bias_in_every_layer), is_decoder=is_decoder,
-                    layer_idx=i)
+            T5Block(
+                config,
+                has_relative_attention_bias=(i == 0 or self.bias_in_every_layer),
+                is_decoder=is_decoder,
+                layer_idx=i,
+            )
             for i in range(num_layers)
         )
         self.final_layer_norm = T5LayerNorm(config.d_model, eps=config.layer_norm_epsilon)
         self.dropout = nn.Dropout(config.dropout_rate)
 
-    def forward(self, input_ids=None, attention_mask=None, inputs_embeds=None, encoder_hidden_states=None,
-                encoder_attention_mask=None, past_key_values: EncoderDecoderCache | None = None,
-                output_attentions: bool = False, output_hidden_states: bool = False, return_dict: bool = True):
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        inputs_embeds=None,
+        encoder_hidden_states=None,
+        encoder_attention_mask=None,
+        past_key_values: EncoderDecoderCache | None = None,
+        output_attentions: bool = False,
+        output_hidden_states: bool = False,
+        return_dict: bool = True,
+    ):
         name = "The T5 decoder" if self.is_decoder else "The T5 encoder"
         batch, seq = check_inputs(input_ids, inputs_embeds, None, name)
         if inputs_embeds is None:
@@ -451,12 +520,14 @@ class T5Stack(nn.Module):
         if self.is_decoder:
             if encoder_hidden_states is None:
                 raise ValueError(f"{name} needs encoder_hidden_states to attend to.")
-            mask = decoder_attention_mask(attention_mask, past, seq, dtype, device)  # causal + padding, or None
+            mask = layers.decoder_attention_mask(attention_mask, past, seq, dtype, device)  # causal + padding, or None
             cross_mask = layers.padding_mask(encoder_attention_mask, dtype)  # (batch, 1, 1, src) or None
         else:
             if attention_mask is not None and tuple(attention_mask.shape) != (batch, seq):
-                raise ValueError(f"attention_mask has shape {tuple(attention_mask.shape)} but the input is "
-                                 f"{batch} x {seq} tokens; pass the mask the tokenizer returned with the ids.")
+                raise ValueError(
+                    f"attention_mask has shape {tuple(attention_mask.shape)} but the input is "
+                    f"{batch} x {seq} tokens; pass the mask the tokenizer returned with the ids."
+                )
             mask = layers.padding_mask(attention_mask, dtype)  # (batch, 1, 1, seq) or None
             cross_mask = None
 
@@ -466,8 +537,9 @@ class T5Stack(nn.Module):
             if i == 0 or self.bias_in_every_layer:
                 bias = block.layer[0].SelfAttention.position_bias(seq, past + seq, past)  # (1, heads, seq, past + seq)
                 self_attention_mask = bias if mask is None else bias + mask  # (batch or 1, heads, seq, past + seq)
-            hidden, self_weights, cross_weights = block(hidden, self_attention_mask, encoder_hidden_states, cross_mask,
-                                                        cache, output_attentions)
+            hidden, self_weights, cross_weights = block(
+                hidden, self_attention_mask, encoder_hidden_states, cross_mask, cache, output_attentions
+            )
             if output_hidden_states:
                 all_hidden += (hidden,)
             if output_attentions:
@@ -480,9 +552,13 @@ class T5Stack(nn.Module):
             all_hidden = all_hidden[:-1] + (hidden,)  # as the reference: the last entry is after the final norm
 
         if self.is_decoder:
-            out = BaseModelOutputWithPastAndCrossAttentions(last_hidden_state=hidden, past_key_values=cache,
-                                                           hidden_states=all_hidden, attentions=all_self,
-                                                           cross_attentions=all_cross)
+            out = BaseModelOutputWithPastAndCrossAttentions(
+                last_hidden_state=hidden,
+                past_key_values=cache,
+                hidden_states=all_hidden,
+                attentions=all_self,
+                cross_attentions=all_cross,
+            )
         else:
             out = BaseModelOutput(last_hidden_state=hidden, hidden_states=all_hidden, attentions=all_self)
         return out if return_dict is not False else out.to_tuple()
@@ -492,11 +568,11 @@ class T5Stack(nn.Module):
 # Models
 # ------------------------------------------------------------------------------------------------
 
+
 class T5PreTrainedModel(PreTrainedModel):
     config_class = T5Config
     base_model_prefix = "transformer"
     # architecture_name: T5ForConditionalGeneration reading an mT5 config saves as MT5ForConditionalGeneration
-    _variant_class_prefixes = {"t5": "T5", "mt5": "MT5", "umt5": "UMT5"}
     # Old checkpoints carry a relative-position table on the first cross-attention, which never used it.
     _ignored_checkpoint_keys = r"^decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias\.weight$"
     # The stacks read tokens through the very module at ``shared``, so these keys name the same tensor:
@@ -529,7 +605,7 @@ class T5PreTrainedModel(PreTrainedModel):
 
     def _shift_right(self, labels: torch.Tensor) -> torch.Tensor:
         """labels (batch, tgt) -> decoder_input_ids: [decoder_start_token_id, y0, ..., y_{n-2}], -100 -> pad."""
-        return shift_tokens_right(labels, self.config.pad_token_id, self.config.decoder_start_token_id)
+        return layers.shift_tokens_right(labels, self.config.pad_token_id, self.config.decoder_start_token_id)
 
 
 class T5EncoderDecoder(T5PreTrainedModel):
@@ -546,9 +622,20 @@ class T5EncoderDecoder(T5PreTrainedModel):
     def get_decoder(self) -> T5Stack:
         return self.decoder
 
-    def _encode_and_decode(self, input_ids, attention_mask, decoder_input_ids, decoder_attention_mask, encoder_outputs,
-                           past_key_values, inputs_embeds, decoder_inputs_embeds, use_cache, output_attentions,
-                           output_hidden_states) -> tuple[BaseModelOutput, BaseModelOutputWithPastAndCrossAttentions]:
+    def _encode_and_decode(
+        self,
+        input_ids,
+        attention_mask,
+        decoder_input_ids,
+        decoder_attention_mask,
+        encoder_outputs,
+        past_key_values,
+        inputs_embeds,
+        decoder_inputs_embeds,
+        use_cache,
+        output_attentions,
+        output_hidden_states,
+    ) -> tuple[BaseModelOutput, BaseModelOutputWithPastAndCrossAttentions]:
         config = self.config
         output_attentions = config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
@@ -559,32 +646,32 @@ class T5EncoderDecoder(T5PreTrainedModel):
                 "shifting right (ForConditionalGeneration only), or call model.generate(input_ids) to produce text."
             )
         if encoder_outputs is None:
-            encoder_outputs = self.encoder(input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds,
-                                           output_attentions=output_attentions, output_hidden_states=output_hidden_states)
-        elif not isinstance(encoder_outputs, BaseModelOutput):  # a tuple: (last_hidden_state, hidden_states?, attentions?)
+            encoder_outputs = self.encoder(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                inputs_embeds=inputs_embeds,
+                output_attentions=output_attentions,
+                output_hidden_states=output_hidden_states,
+            )
+        elif not isinstance(
+            encoder_outputs, BaseModelOutput
+        ):  # a tuple: (last_hidden_state, hidden_states?, attentions?)
             encoder_outputs = BaseModelOutput(*encoder_outputs)
         use_cache = checkpointing_use_cache(self, use_cache, past_key_values)
         cache = as_encoder_decoder_cache(past_key_values, config.num_decoder_layers, use_cache)
         decoder_outputs = self.decoder(
-            input_ids=decoder_input_ids, attention_mask=decoder_attention_mask, inputs_embeds=decoder_inputs_embeds,
-            encoder_hidden_states=encoder_outputs.last_hidden_state, encoder_attention_mask=attention_mask,
-            past_key_values=cache, output_attentions=output_attentions, output_hidden_states=output_hidden_states,
+            input_ids=decoder_input_ids,
+            attention_mask=decoder_attention_mask,
+            inputs_embeds=decoder_inputs_embeds,
+            encoder_hidden_states=encoder_outputs.last_hidden_state,
+            encoder_attention_mask=attention_mask,
+            past_key_values=cache,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
         )
         if not use_cache:
             decoder_outputs.pop("past_key_values", None)
         return encoder_outputs, decoder_outputs
-
-    @staticmethod
-    def _seq2seq_fields(encoder_outputs: BaseModelOutput, decoder_outputs) -> dict:
-        return dict(
-            past_key_values=decoder_outputs.past_key_values,
-            decoder_hidden_states=decoder_outputs.hidden_states,
-            decoder_attentions=decoder_outputs.attentions,
-            cross_attentions=decoder_outputs.cross_attentions,
-            encoder_last_hidden_state=encoder_outputs.last_hidden_state,
-            encoder_hidden_states=encoder_outputs.hidden_states,
-            encoder_attentions=encoder_outputs.attentions,
-        )
 
 
 class T5Model(T5EncoderDecoder):
@@ -594,25 +681,46 @@ class T5Model(T5EncoderDecoder):
         super().__init__(config)
         self.post_init()
 
-    def forward(self, input_ids=None, attention_mask=None, decoder_input_ids=None, decoder_attention_mask=None,
-                encoder_outputs=None, past_key_values=None, inputs_embeds=None, decoder_inputs_embeds=None,
-                use_cache=None, output_attentions=None, output_hidden_states=None, return_dict=None, cache=None):
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        decoder_input_ids=None,
+        decoder_attention_mask=None,
+        encoder_outputs=None,
+        past_key_values=None,
+        inputs_embeds=None,
+        decoder_inputs_embeds=None,
+        use_cache=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+    ):
         use_cache = self.config.use_cache if use_cache is None else use_cache
         encoder_outputs, decoder_outputs = self._encode_and_decode(
-            input_ids, attention_mask, decoder_input_ids, decoder_attention_mask, encoder_outputs,
-            past_key_values if past_key_values is not None else cache, inputs_embeds, decoder_inputs_embeds, use_cache,
-            output_attentions, output_hidden_states,
+            input_ids,
+            attention_mask,
+            decoder_input_ids,
+            decoder_attention_mask,
+            encoder_outputs,
+            past_key_values,
+            inputs_embeds,
+            decoder_inputs_embeds,
+            use_cache,
+            output_attentions,
+            output_hidden_states,
         )
-        out = Seq2SeqModelOutput(last_hidden_state=decoder_outputs.last_hidden_state,
-                                 **self._seq2seq_fields(encoder_outputs, decoder_outputs))
+        out = Seq2SeqModelOutput(
+            last_hidden_state=decoder_outputs.last_hidden_state, **seq2seq_fields(encoder_outputs, decoder_outputs)
+        )
         return self.format_output(out, return_dict)
 
 
 class T5ForConditionalGeneration(GenerationMixin, T5EncoderDecoder):
     """T5 with its language-model head: logits (batch, tgt, vocab) for every decoder position.
 
-        model(input_ids, attention_mask=mask, labels=labels).loss          # training: teacher forcing
-        model.generate(input_ids, attention_mask=mask, max_new_tokens=20)  # inference
+    model(input_ids, attention_mask=mask, labels=labels).loss          # training: teacher forcing
+    model.generate(input_ids, attention_mask=mask, max_new_tokens=20)  # inference
     """
 
     _tied_weights_keys = {"lm_head.weight": "shared.weight"}  # only when config.tie_word_embeddings
@@ -634,32 +742,59 @@ class T5ForConditionalGeneration(GenerationMixin, T5EncoderDecoder):
         # tie_word_embeddings=true for every T5 and keeps lm_head.weight when it differs from the embedding
         # (a FLAN-T5 loaded and saved again). Tying would silently replace that head, so keep it.
         has_both = {"lm_head.weight", "shared.weight"} <= set(reader.keys())
-        if (self.config.tie_word_embeddings and has_both
-                and not torch.equal(reader.tensor("lm_head.weight"), reader.tensor("shared.weight"))):
-            logger.info("%s holds an lm_head.weight of its own although its config says tied; keeping it "
-                        "separate (tie_word_embeddings=False).", name)
+        if (
+            self.config.tie_word_embeddings
+            and has_both
+            and not torch.equal(reader.tensor("lm_head.weight"), reader.tensor("shared.weight"))
+        ):
+            logger.info(
+                "%s holds an lm_head.weight of its own although its config says tied; keeping it "
+                "separate (tie_word_embeddings=False).",
+                name,
+            )
             self.config.tie_word_embeddings = False
         return super()._load_checkpoint(reader, dtype, ignore_mismatched_sizes, name)
 
-    def forward(self, input_ids=None, attention_mask=None, decoder_input_ids=None, decoder_attention_mask=None,
-                encoder_outputs=None, past_key_values=None, inputs_embeds=None, decoder_inputs_embeds=None, labels=None,
-                use_cache=None, output_attentions=None, output_hidden_states=None, return_dict=None, cache=None):
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        decoder_input_ids=None,
+        decoder_attention_mask=None,
+        encoder_outputs=None,
+        past_key_values=None,
+        inputs_embeds=None,
+        decoder_inputs_embeds=None,
+        labels=None,
+        use_cache=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+    ):
         if labels is not None:
             use_cache = False  # training: the whole target at once, nothing to keep
             if decoder_input_ids is None and decoder_inputs_embeds is None:
                 decoder_input_ids = self._shift_right(labels)  # (batch, tgt)
         use_cache = self.config.use_cache if use_cache is None else use_cache
         encoder_outputs, decoder_outputs = self._encode_and_decode(
-            input_ids, attention_mask, decoder_input_ids, decoder_attention_mask, encoder_outputs,
-            past_key_values if past_key_values is not None else cache, inputs_embeds, decoder_inputs_embeds, use_cache,
-            output_attentions, output_hidden_states,
+            input_ids,
+            attention_mask,
+            decoder_input_ids,
+            decoder_attention_mask,
+            encoder_outputs,
+            past_key_values,
+            inputs_embeds,
+            decoder_inputs_embeds,
+            use_cache,
+            output_attentions,
+            output_hidden_states,
         )
         hidden = decoder_outputs.last_hidden_state  # (batch, tgt, d_model)
         if self.config.scale_decoder_outputs:
-            hidden = hidden * self.config.d_model ** -0.5  # Mesh TF's rescale before the tied (std 1) embedding
+            hidden = hidden * self.config.d_model**-0.5  # Mesh TF's rescale before the tied (std 1) embedding
         logits = self.lm_head(hidden)  # (batch, tgt, vocab)
-        loss = seq2seq_lm_loss(logits, labels) if labels is not None else None
-        out = Seq2SeqLMOutput(loss=loss, logits=logits, **self._seq2seq_fields(encoder_outputs, decoder_outputs))
+        loss = layers.seq2seq_lm_loss(logits, labels) if labels is not None else None
+        out = Seq2SeqLMOutput(loss=loss, logits=logits, **seq2seq_fields(encoder_outputs, decoder_outputs))
         return self.format_output(out, return_dict)
 
 
@@ -676,11 +811,20 @@ class T5EncoderModel(T5PreTrainedModel):
         self.encoder = T5Stack(config, self.shared, is_decoder=False)
         self.post_init()
 
-    def forward(self, input_ids=None, attention_mask=None, inputs_embeds=None, output_attentions=None,
-                output_hidden_states=None, return_dict=None):
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        inputs_embeds=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+    ):
         config = self.config
         out = self.encoder(
-            input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds,
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            inputs_embeds=inputs_embeds,
             output_attentions=config.output_attentions if output_attentions is None else output_attentions,
             output_hidden_states=config.output_hidden_states if output_hidden_states is None else output_hidden_states,
         )

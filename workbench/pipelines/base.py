@@ -4,20 +4,23 @@ A task pipeline defines four small methods, as in Hugging Face Transformers:
 
 - ``_sanitize_parameters(**kwargs)`` splits call-time options into (pre-process, forward, post-process) ones;
 - ``preprocess(item, **options)`` turns one input into a list of *chunks* (a long context split with a
-  stride gives several), each a dict holding the model's inputs as plain lists plus any bookkeeping;
+  stride gives several), each a dict holding the model's inputs (token ids as lists, pixel values or audio
+  features as arrays) plus any bookkeeping;
 - ``forward_outputs(model_output)`` picks the tensors post-processing needs;
 - ``postprocess(chunks, **options)`` turns one input's chunks (with their outputs) into the answer.
 
 The engine in between is what makes batching fast (``Pipeline._run``):
 
-1. every input of a list is pre-processed (tokenized) up front;
-2. the chunks are sorted by length, longest first, and cut into batches of ``batch_size``;
+1. every input of a list is pre-processed (tokenized, or turned into pixels or audio features) up front;
+2. the chunks are sorted by length, longest first, and cut into batches of ``batch_size`` (``_batches``; the
+   generation pipelines batch only where that gives the answers of one input at a time);
 3. each batch is padded only to its own longest row (dynamic padding), so short sentences are never
-   padded to the length of the longest one in the data set;
+   padded to the length of the longest one in the data set; inputs of equal shape (images) are stacked;
 4. model outputs are split back into rows with the padding cut off, and regrouped in input order.
 
 Lists (and other sized sequences such as a ``datasets`` column) give a list of answers; a generator
-gives a generator, processed in windows of ``16 * batch_size`` inputs so that memory stays bounded.
+gives a generator, processed in windows of ``16 * batch_size`` inputs so that memory stays bounded; a
+``torch.utils.data.Dataset`` (such as ``pt_utils.KeyDataset``) gives an iterator too, one that knows its length.
 A progress bar (``tqdm``) appears on long inputs, or on request with ``progress_bar=True``.
 """
 
@@ -28,13 +31,14 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import torch
+from torch.utils.data import Dataset
 
 # Inputs of at least this many chunks show a progress bar (unless progress_bar=False).
 PROGRESS_BAR_MIN_CHUNKS = 512
 # The batch size used when neither pipeline(..., batch_size=) nor the call names one. Sorting by length
 # makes batching safe (rows of a batch have nearly the same length), so it is on by default.
 DEFAULT_BATCH_SIZE = 32
-# Pad values of the tokenizer's columns; other columns are padded with 0.
+# Pad values of the tokenizer's columns; other columns are padded with the feature extractor's padding value, or 0.
 _PAD_VALUES = {"attention_mask": 0, "special_tokens_mask": 1}
 
 _MISSING = object()
@@ -47,10 +51,31 @@ class Pipeline:
     # Output keys whose second dimension is the sequence (cut back to each row's length after batching).
     token_outputs: tuple[str, ...] = ()
 
-    def __init__(self, model, tokenizer=None, *, task: str | None = None, device=None, batch_size: int | None = None,
-                 progress_bar: bool | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        model,
+        tokenizer=None,
+        *,
+        image_processor=None,
+        feature_extractor=None,
+        processor=None,
+        task: str | None = None,
+        device=None,
+        batch_size: int | None = None,
+        progress_bar: bool | None = None,
+        **kwargs: Any,
+    ):
         self.model = model.eval() if hasattr(model, "eval") else model
-        self.tokenizer = tokenizer
+        # What prepares the inputs: a tokenizer (text), an image processor, an audio feature extractor, or a
+        # processor combining them (whose parts fill in the ones not given).
+        self.processor = processor
+        self.tokenizer = tokenizer if tokenizer is not None else getattr(processor, "tokenizer", None)
+        self.image_processor = (
+            image_processor if image_processor is not None else getattr(processor, "image_processor", None)
+        )
+        self.feature_extractor = (
+            feature_extractor if feature_extractor is not None else getattr(processor, "feature_extractor", None)
+        )
         self.task = task or self.task
         self.device = _device_of(model) if device is None else torch.device(device)
         self.batch_size = batch_size
@@ -102,16 +127,23 @@ class Pipeline:
 
     # ---- calling ----------------------------------------------------------------------------------
 
-    def __call__(self, inputs: Any = _MISSING, *args: Any, batch_size: int | None = None,
-                 num_workers: int | None = None, progress_bar: bool | None = None, **kwargs: Any):
+    def __call__(
+        self,
+        inputs: Any = _MISSING,
+        *args: Any,
+        batch_size: int | None = None,
+        num_workers: int | None = None,
+        progress_bar: bool | None = None,
+        **kwargs: Any,
+    ):
         if inputs is _MISSING:
             raise TypeError(f"The {self.task} pipeline needs an input: pipe('some text') or pipe(['a', 'b']).")
         if args:
             raise TypeError(f"The {self.task} pipeline got unexpected positional arguments {args!r}.")
         call_kwargs = dict(kwargs)
         pre, fwd, post = self._params(kwargs)
-        batch_size = batch_size or self.batch_size or DEFAULT_BATCH_SIZE
-        if not isinstance(batch_size, int) or batch_size < 1:
+        batch_size = batch_size or self.batch_size  # None: the task's default (see _batches)
+        if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
         progress_bar = self.progress_bar if progress_bar is None else progress_bar
 
@@ -123,12 +155,17 @@ class Pipeline:
                 "Pass one column of the data set, not the whole datasets.Dataset: pipe(dataset['text']) "
                 "(or a generator: pipe(row['text'] for row in dataset))."
             )
-        if isinstance(inputs, (list, tuple)) or (hasattr(inputs, "__len__") and hasattr(inputs, "__getitem__")
-                                                 and not isinstance(inputs, (dict, bytes))):
-            items = list(inputs)
+        if isinstance(inputs, Dataset) and hasattr(inputs, "__len__"):
+            items = (inputs[i] for i in range(len(inputs)))  # streamed, as the reference streams data sets
+            return _SizedIterator(self._run_stream(items, pre, fwd, post, batch_size, progress_bar), len(inputs))
+        if isinstance(inputs, (list, tuple)) or (
+            hasattr(inputs, "__len__") and hasattr(inputs, "__getitem__") and not isinstance(inputs, (dict, bytes))
+        ):
+            items = [inputs[i] for i in range(len(inputs))]
             if not items:
                 raise ValueError(f"The {self.task} pipeline got an empty list; pass at least one input.")
             items = [self._check_input(item) for item in items]
+            _draw_a_loader_seed()
             return self._run(items, pre, fwd, post, batch_size, progress_bar)
         if isinstance(inputs, Iterable) and not isinstance(inputs, (dict, bytes)):
             return self._run_stream(iter(inputs), pre, fwd, post, batch_size, progress_bar)
@@ -136,12 +173,16 @@ class Pipeline:
 
     def _params(self, kwargs: dict) -> tuple[dict, dict, dict]:
         pre, fwd, post = self._sanitize_parameters(**kwargs)
-        return ({**self._preprocess_params, **pre}, {**self._forward_params, **fwd},
-                {**self._postprocess_params, **post})
+        return (
+            {**self._preprocess_params, **pre},
+            {**self._forward_params, **fwd},
+            {**self._postprocess_params, **post},
+        )
 
     def _run_stream(self, iterator: Iterator, pre, fwd, post, batch_size, progress_bar) -> Iterator:
-        window = 16 * batch_size
+        window = 16 * (batch_size or DEFAULT_BATCH_SIZE)
         bar = _progress(None, progress_bar is True, self.task)
+        _draw_a_loader_seed()
         while True:
             items = list(itertools.islice(iterator, window))
             if not items:
@@ -157,13 +198,11 @@ class Pipeline:
     def _run(self, items: list, pre: dict, fwd: dict, post: dict, batch_size: int, progress_bar) -> list:
         chunks_per_item = self.preprocess_many(items, **pre)
         flat = [chunk for chunks in chunks_per_item for chunk in chunks]
-        lengths = [len(chunk["input_ids"]) for chunk in flat]
-        order = sorted(range(len(flat)), key=lambda k: -lengths[k])  # longest first: a too-long input fails early
         show = progress_bar if progress_bar is not None else len(flat) >= PROGRESS_BAR_MIN_CHUNKS
         bar = _progress(len(flat), show, self.task)
         with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
-                rows = [flat[k] for k in order[start:start + batch_size]]
+            for batch in self._batches([len(chunk["input_ids"]) for chunk in flat], batch_size, fwd):
+                rows = [flat[k] for k in batch]
                 outputs = self._forward_batch(rows, fwd)
                 for chunk, output in zip(rows, outputs):
                     chunk.update(output)
@@ -175,33 +214,59 @@ class Pipeline:
 
     # ---- batching ---------------------------------------------------------------------------------
 
+    def _batches(self, lengths: list[int], batch_size: int | None, fwd: dict) -> list[list[int]]:
+        """Which chunks go through the model together, as lists of indices into ``lengths`` (the chunks' lengths):
+        longest first (a too-long input fails early), ``batch_size`` at a time (default ``DEFAULT_BATCH_SIZE``)."""
+        order = sorted(range(len(lengths)), key=lambda k: -lengths[k])
+        size = batch_size or DEFAULT_BATCH_SIZE
+        return [order[start : start + size] for start in range(0, len(order), size)]
+
     def _model_input_names(self) -> list[str]:
-        names = list(getattr(self.tokenizer, "model_input_names", ("input_ids", "attention_mask")))
-        return names if "input_ids" in names else ["input_ids", *names]
+        """The inputs the model takes, as the input preparers name them (``input_ids``, ``pixel_values``, ...)."""
+        names = []
+        for preparer in (self.tokenizer, self.image_processor, self.feature_extractor):
+            if preparer is not None:
+                names += [n for n in getattr(preparer, "model_input_names", ()) if n not in names]
+        if self.tokenizer is not None and "input_ids" not in names:
+            names.insert(0, "input_ids")
+        return names or ["input_ids", "attention_mask"]
+
+    def _length(self, chunk: dict) -> int:
+        """A chunk's length: what batches are sorted by, and what token outputs are cut back to."""
+        return len(chunk["input_ids"])
+
+    def _pad_value(self, name: str):
+        if name == "input_ids":
+            pad_id = getattr(self.tokenizer, "pad_token_id", None)
+            if pad_id is None:  # masked out anyway: any id will do (GPT-2 has no pad token)
+                pad_id = getattr(self.tokenizer, "eos_token_id", None)
+            return 0 if pad_id is None else pad_id
+        if name == "token_type_ids":
+            return getattr(self.tokenizer, "pad_token_type_id", 0)
+        if name in _PAD_VALUES:
+            return _PAD_VALUES[name]
+        return getattr(self.feature_extractor, "padding_value", 0.0)
 
     def _collate(self, rows: list[dict]) -> tuple[dict[str, torch.Tensor], list[int], bool]:
-        """Pad the rows' model inputs to the longest row of this batch: (tensors, lengths, left-padded?)."""
-        lengths = [len(row["input_ids"]) for row in rows]
-        longest = max(lengths)
+        """Batch the rows' model inputs: (tensors, lengths, left-padded?).
+
+        Inputs of one shape in every row (images) are stacked; others (token ids, audio) are padded along
+        their first axis to the longest row of this batch, on the tokenizer's padding side.
+        """
+        lengths = [self._length(row) for row in rows]
         left = getattr(self.tokenizer, "padding_side", "right") == "left"
-        pad_id = getattr(self.tokenizer, "pad_token_id", None)
-        if pad_id is None:  # masked out anyway: any id will do (GPT-2 has no pad token)
-            pad_id = getattr(self.tokenizer, "eos_token_id", None)
-        pad_values = {"input_ids": 0 if pad_id is None else pad_id,
-                      "token_type_ids": getattr(self.tokenizer, "pad_token_type_id", 0), **_PAD_VALUES}
         batch = {}
         for name in self._model_input_names():
-            if name not in rows[0]:
-                continue
-            value = pad_values.get(name, 0)
-            padded = []
-            for row, n in zip(rows, lengths):
-                fill = [value] * (longest - n)
-                padded.append(fill + list(row[name]) if left else list(row[name]) + fill)
-            batch[name] = torch.tensor(padded, dtype=torch.long, device=self.device)
-        if "attention_mask" not in batch and len(set(lengths)) > 1:
+            if name in rows[0]:
+                batch[name] = _pad_and_stack([row[name] for row in rows], self._pad_value(name), left)
+        if "attention_mask" not in batch and "input_ids" in batch and len(set(lengths)) > 1:
+            longest = max(lengths)
             mask = [[0] * (longest - n) + [1] * n if left else [1] * n + [0] * (longest - n) for n in lengths]
-            batch["attention_mask"] = torch.tensor(mask, dtype=torch.long, device=self.device)
+            batch["attention_mask"] = torch.tensor(mask, dtype=torch.long)
+        model_dtype = getattr(self.model, "dtype", None)
+        for name, value in batch.items():
+            cast = model_dtype if value.is_floating_point() and isinstance(model_dtype, torch.dtype) else None
+            batch[name] = value.to(device=self.device, dtype=cast)  # pixels and audio in the model's dtype
         return batch, lengths, left
 
     def _forward_batch(self, rows: list[dict], fwd: dict) -> list[dict[str, Any]]:
@@ -238,6 +303,44 @@ class Pipeline:
         self.model.save_pretrained(save_directory)
         if self.tokenizer is not None:
             self.tokenizer.save_pretrained(save_directory)
+
+
+def _draw_a_loader_seed() -> None:
+    """Advance torch's random generator as the reference does for a list, a generator or a data set of inputs: it
+    feeds them through a ``torch.utils.data.DataLoader``, whose iterator draws a base seed from the generator. With
+    it, seeded sampling (text generation) gives the reference's answers, seed for seed."""
+    torch.empty((), dtype=torch.int64).random_()
+
+
+class _SizedIterator:
+    """The answers for a data set, one at a time, with the data set's length (``tqdm`` shows the progress)."""
+
+    def __init__(self, iterator: Iterator, length: int):
+        self._iterator, self._length = iterator, length
+
+    def __iter__(self) -> Iterator:
+        return self
+
+    def __next__(self) -> Any:
+        return next(self._iterator)
+
+    def __len__(self) -> int:
+        return self._length
+
+
+def _pad_and_stack(values: list, pad_value, left: bool) -> torch.Tensor:
+    """One model input of every row -> a (batch, ...) tensor, rows padded along their first axis to the longest."""
+    tensors = [torch.as_tensor(v) for v in values]
+    longest = max(t.shape[0] for t in tensors) if tensors[0].dim() else 0
+    padded = []
+    for t in tensors:
+        missing = longest - t.shape[0] if t.dim() else 0
+        if missing:
+            fill = t.new_full((missing, *t.shape[1:]), pad_value)
+            t = torch.cat([fill, t] if left else [t, fill])
+        padded.append(t)
+    stacked = torch.stack(padded)
+    return stacked.long() if not stacked.is_floating_point() and stacked.dtype != torch.bool else stacked
 
 
 def _device_of(model) -> torch.device:

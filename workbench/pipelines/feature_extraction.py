@@ -25,8 +25,13 @@ class FeatureExtractionPipeline(Pipeline):
                 "(a task head, whose first output is not hidden states). Load it with AutoModel.from_pretrained(...)."
             )
 
-    def _sanitize_parameters(self, truncation: bool | None = None, tokenize_kwargs: dict | None = None,
-                             return_tensors: bool | None = None, **kwargs: Any):
+    def _sanitize_parameters(
+        self,
+        truncation: bool | None = None,
+        tokenize_kwargs: dict | None = None,
+        return_tensors: bool | None = None,
+        **kwargs: Any,
+    ):
         tokenize_kwargs = dict(tokenize_kwargs or {})
         if truncation is not None:
             if "truncation" in tokenize_kwargs:

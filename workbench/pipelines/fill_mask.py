@@ -30,8 +30,9 @@ class FillMaskPipeline(Pipeline):
         if self.tokenizer is not None and self.tokenizer.mask_token_id is None:
             raise ValueError("The fill-mask pipeline needs a tokenizer with a mask token; this one has none.")
 
-    def _sanitize_parameters(self, top_k: int | None = None, targets: Any = None,
-                             tokenizer_kwargs: dict | None = None, **kwargs: Any):
+    def _sanitize_parameters(
+        self, top_k: int | None = None, targets: Any = None, tokenizer_kwargs: dict | None = None, **kwargs: Any
+    ):
         if kwargs:
             raise TypeError(f"The {self.task} pipeline got unexpected argument(s): {', '.join(sorted(kwargs))}.")
         pre = {"tokenizer_kwargs": dict(tokenizer_kwargs or {})} if tokenizer_kwargs else {}
@@ -54,14 +55,22 @@ class FillMaskPipeline(Pipeline):
         for target in targets:
             id_ = vocab.get(target)
             if id_ is None:
-                pieces = self.tokenizer(target, add_special_tokens=False, return_attention_mask=False,
-                                        return_token_type_ids=False, max_length=1, truncation=True)["input_ids"]
+                pieces = self.tokenizer(
+                    target,
+                    add_special_tokens=False,
+                    return_attention_mask=False,
+                    return_token_type_ids=False,
+                    max_length=1,
+                    truncation=True,
+                )["input_ids"]
                 if len(pieces) == 0:
                     logger.warning(f"The target {target!r} is not in the vocabulary and has no token; ignoring it.")
                     continue
                 id_ = pieces[0]
-                logger.warning(f"The target {target!r} is not in the vocabulary; using its first token "
-                               f"{self.tokenizer.convert_ids_to_tokens(id_)!r} instead.")
+                logger.warning(
+                    f"The target {target!r} is not in the vocabulary; using its first token "
+                    f"{self.tokenizer.convert_ids_to_tokens(id_)!r} instead."
+                )
             ids.append(id_)
         ids = list(set(ids))  # the reference's order (a set of ints), which only matters for ties
         if not ids:
@@ -71,8 +80,10 @@ class FillMaskPipeline(Pipeline):
     def _check_input(self, item: Any) -> Any:
         item = super()._check_input(item)
         if self.tokenizer.mask_token not in item:
-            raise ValueError(f"No mask token ({self.tokenizer.mask_token}) in the input {item[:60]!r}; "
-                             f"put {self.tokenizer.mask_token} where a word should be predicted.")
+            raise ValueError(
+                f"No mask token ({self.tokenizer.mask_token}) in the input {item[:60]!r}; "
+                f"put {self.tokenizer.mask_token} where a word should be predicted."
+            )
         return item
 
     def preprocess_many(self, items: list[str], tokenizer_kwargs: dict | None = None) -> list[list[dict]]:
@@ -82,8 +93,10 @@ class FillMaskPipeline(Pipeline):
         for row in range(len(items)):
             chunk = {k: enc[k][row] for k in names}
             if self.tokenizer.mask_token_id not in chunk["input_ids"]:
-                raise ValueError(f"No mask token ({self.tokenizer.mask_token}) is left in {items[row][:60]!r} "
-                                 "after tokenization (was it truncated?).")
+                raise ValueError(
+                    f"No mask token ({self.tokenizer.mask_token}) is left in {items[row][:60]!r} "
+                    "after tokenization (was it truncated?)."
+                )
             chunks.append([chunk])
         return chunks
 

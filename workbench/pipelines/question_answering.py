@@ -33,11 +33,19 @@ class QuestionAnsweringPipeline(Pipeline):
                 f"{type(self.model).__name__}. Load it with AutoModelForQuestionAnswering.from_pretrained(...)."
             )
 
-    def _sanitize_parameters(self, padding: Any = None, topk: int | None = None, top_k: int | None = None,
-                             doc_stride: int | None = None, max_answer_len: int | None = None,
-                             max_seq_len: int | None = None, max_question_len: int | None = None,
-                             handle_impossible_answer: bool | None = None, align_to_words: bool | None = None,
-                             **kwargs: Any):
+    def _sanitize_parameters(
+        self,
+        padding: Any = None,
+        topk: int | None = None,
+        top_k: int | None = None,
+        doc_stride: int | None = None,
+        max_answer_len: int | None = None,
+        max_seq_len: int | None = None,
+        max_question_len: int | None = None,
+        handle_impossible_answer: bool | None = None,
+        align_to_words: bool | None = None,
+        **kwargs: Any,
+    ):
         kwargs.pop("question", None), kwargs.pop("context", None)  # read by __call__
         if kwargs:
             raise TypeError(f"The {self.task} pipeline got unexpected argument(s): {', '.join(sorted(kwargs))}.")
@@ -66,8 +74,10 @@ class QuestionAnsweringPipeline(Pipeline):
                 raise TypeError("Pass either question=/context= or a {'question', 'context'} dict, not both.")
             inputs = _pairs(question, context)
         elif inputs is _MISSING:
-            raise TypeError("The question-answering pipeline needs question= and context= "
-                            "(or a {'question': ..., 'context': ...} dict).")
+            raise TypeError(
+                "The question-answering pipeline needs question= and context= "
+                "(or a {'question': ..., 'context': ...} dict)."
+            )
         if isinstance(inputs, list) and len(inputs) == 1:
             inputs = inputs[0]
         return super().__call__(inputs, *args, **kwargs)
@@ -77,8 +87,10 @@ class QuestionAnsweringPipeline(Pipeline):
 
     def _check_input(self, item: Any) -> Any:
         if not isinstance(item, dict) or "question" not in item or "context" not in item:
-            raise TypeError("The question-answering pipeline takes question= and context=, or dicts "
-                            f"{{'question': ..., 'context': ...}}; got {type(item).__name__} {str(item)[:60]!r}.")
+            raise TypeError(
+                "The question-answering pipeline takes question= and context=, or dicts "
+                f"{{'question': ..., 'context': ...}}; got {type(item).__name__} {str(item)[:60]!r}."
+            )
         for key in ("question", "context"):
             value = item[key]
             if value is None:
@@ -101,12 +113,22 @@ class QuestionAnsweringPipeline(Pipeline):
         question, context = example["question"], example["context"]
         first, second = (question, context) if question_first else (context, question)
         try:
-            enc = tok([first], [second], truncation="only_second" if question_first else "only_first",
-                      max_length=max_seq_len, stride=doc_stride, return_token_type_ids=True,
-                      return_overflowing_tokens=True, return_offsets_mapping=True, return_special_tokens_mask=True)
+            enc = tok(
+                [first],
+                [second],
+                truncation="only_second" if question_first else "only_first",
+                max_length=max_seq_len,
+                stride=doc_stride,
+                return_token_type_ids=True,
+                return_overflowing_tokens=True,
+                return_offsets_mapping=True,
+                return_special_tokens_mask=True,
+            )
         except Exception as e:  # the backend refuses a question that leaves no room for the context
-            raise ValueError(f"The question is too long for max_seq_len={max_seq_len} with doc_stride={doc_stride} "
-                             f"({e}). Shorten the question, or raise max_seq_len / lower doc_stride.") from e
+            raise ValueError(
+                f"The question is too long for max_seq_len={max_seq_len} with doc_stride={doc_stride} "
+                f"({e}). Shorten the question, or raise max_seq_len / lower doc_stride."
+            ) from e
         names = [k for k in self._model_input_names() if k in enc]
         chunks = []
         for span in range(len(enc["input_ids"])):
@@ -126,22 +148,36 @@ class QuestionAnsweringPipeline(Pipeline):
     def forward_outputs(self, output: Any, batch) -> dict:
         return {"start_logits": output["start_logits"], "end_logits": output["end_logits"]}
 
-    def postprocess(self, chunks: list[dict], top_k: int = 1, handle_impossible_answer: bool = False,
-                    max_answer_len: int = 15, align_to_words: bool = True) -> Any:
+    def postprocess(
+        self,
+        chunks: list[dict],
+        top_k: int = 1,
+        handle_impossible_answer: bool = False,
+        max_answer_len: int = 15,
+        align_to_words: bool = True,
+    ) -> Any:
         min_null_score = 1000000.0
         answers = []
         question_first = self.tokenizer.padding_side == "right"
         for chunk in chunks:
             attention_mask = np.array(chunk["attention_mask"])[None] if "attention_mask" in chunk else None
             starts, ends, scores, min_null_score = select_starts_ends(
-                chunk["start_logits"].numpy()[None], chunk["end_logits"].numpy()[None], np.array(chunk["p_mask"])[None],
-                attention_mask, min_null_score, top_k, handle_impossible_answer, max_answer_len)
+                chunk["start_logits"].numpy()[None],
+                chunk["end_logits"].numpy()[None],
+                np.array(chunk["p_mask"])[None],
+                attention_mask,
+                min_null_score,
+                top_k,
+                handle_impossible_answer,
+                max_answer_len,
+            )
             encoding = chunk["encoding"]
             sequence_index = 1 if question_first else 0
             for s, e, score in zip(starts, ends, scores):
                 start, end = _char_span(encoding, int(s), int(e), sequence_index, align_to_words)
-                answers.append({"score": float(score), "start": start, "end": end,
-                                "answer": chunk["context"][start:end]})
+                answers.append(
+                    {"score": float(score), "start": start, "end": end, "answer": chunk["context"][start:end]}
+                )
         if handle_impossible_answer:
             answers.append({"score": min_null_score, "start": 0, "end": 0, "answer": ""})
         answers = sorted(answers, key=lambda x: x["score"], reverse=True)[:top_k]
@@ -158,8 +194,10 @@ def _pairs(question: Any, context: Any) -> Any:
     if isinstance(context, str):
         context = [context] * len(question)
     if len(question) != len(context):
-        raise ValueError(f"Got {len(question)} questions and {len(context)} contexts; pass as many of each "
-                         "(or one question for many contexts).")
+        raise ValueError(
+            f"Got {len(question)} questions and {len(context)} contexts; pass as many of each "
+            "(or one question for many contexts)."
+        )
     return [{"question": q, "context": c} for q, c in zip(question, context)]
 
 
@@ -168,15 +206,25 @@ def _char_span(encoding, s: int, e: int, sequence_index: int, align_to_words: bo
     if align_to_words:
         try:
             start_word, end_word = encoding.token_to_word(s), encoding.token_to_word(e)
-            return (encoding.word_to_chars(start_word, sequence_index=sequence_index)[0],
-                    encoding.word_to_chars(end_word, sequence_index=sequence_index)[1])
+            return (
+                encoding.word_to_chars(start_word, sequence_index=sequence_index)[0],
+                encoding.word_to_chars(end_word, sequence_index=sequence_index)[1],
+            )
         except Exception:  # tokenizers without words: keep to the token offsets
             pass
     return encoding.offsets[s][0], encoding.offsets[e][1]
 
 
-def select_starts_ends(start, end, p_mask, attention_mask, min_null_score=1000000.0, top_k=1,
-                       handle_impossible_answer=False, max_answer_len=15):
+def select_starts_ends(
+    start,
+    end,
+    p_mask,
+    attention_mask,
+    min_null_score=1000000.0,
+    top_k=1,
+    handle_impossible_answer=False,
+    max_answer_len=15,
+):
     """Start/end probabilities over the allowed tokens, then the best spans (the reference's algorithm)."""
     undesired_tokens = np.abs(np.array(p_mask) - 1)  # 1 where a token may be in the answer
     if attention_mask is not None:

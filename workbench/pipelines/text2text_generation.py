@@ -35,9 +35,16 @@ class Text2TextGenerationPipeline(GenerationPipeline):
     def _task_params_key(self) -> str:
         return self.task
 
-    def _sanitize_parameters(self, return_tensors: bool | None = None, return_text: bool | None = None,
-                             return_type: str | None = None, clean_up_tokenization_spaces: bool | None = None,
-                             truncation: Any = None, stop_sequence: str | None = None, **generate_kwargs: Any):
+    def _sanitize_parameters(
+        self,
+        return_tensors: bool | None = None,
+        return_text: bool | None = None,
+        return_type: str | None = None,
+        clean_up_tokenization_spaces: bool | None = None,
+        truncation: Any = None,
+        stop_sequence: str | None = None,
+        **generate_kwargs: Any,
+    ):
         pre = {} if truncation is None else {"truncation": truncation}
         post: dict[str, Any] = {}
         if return_tensors is not None and return_type is None:
@@ -70,15 +77,20 @@ class Text2TextGenerationPipeline(GenerationPipeline):
     def _strip(self, row, left_pad: int) -> list[int]:
         return row.tolist()  # an encoder-decoder's output holds only the decoder's tokens
 
-    def postprocess(self, chunks: list[dict], return_type: str = "text",
-                    clean_up_tokenization_spaces: bool = False) -> list[dict]:
+    def _first_new_token(self, prompt_length: int) -> int:
+        return 1  # after the decoder's start token
+
+    def postprocess(
+        self, chunks: list[dict], return_type: str = "text", clean_up_tokenization_spaces: bool = False
+    ) -> list[dict]:
         records = []
         for ids in chunks[0]["generated"]:
             if return_type == "tensors":
                 records.append({f"{self.return_name}_token_ids": ids})
             else:
-                text = self.tokenizer.decode(ids, skip_special_tokens=True,
-                                             clean_up_tokenization_spaces=clean_up_tokenization_spaces)
+                text = self.tokenizer.decode(
+                    ids, skip_special_tokens=True, clean_up_tokenization_spaces=clean_up_tokenization_spaces
+                )
                 records.append({f"{self.return_name}_text": text})
         return records
 
@@ -96,8 +108,10 @@ class SummarizationPipeline(Text2TextGenerationPipeline):
     def _check_lengths(self, input_length: int) -> None:
         max_length = getattr(getattr(self.model, "generation_config", None), "max_length", None)
         if max_length is not None and input_length < max_length:
-            logger.warning(f"max_length is set to {max_length}, but the input is only {input_length} tokens long; "
-                           f"consider a smaller max_length (e.g. summarizer(..., max_length={input_length // 2})).")
+            logger.warning(
+                f"max_length is set to {max_length}, but the input is only {input_length} tokens long; "
+                f"consider a smaller max_length (e.g. summarizer(..., max_length={input_length // 2}))."
+            )
 
 
 class TranslationPipeline(Text2TextGenerationPipeline):

@@ -26,8 +26,13 @@ class TextClassificationPipeline(Pipeline):
                 f"{type(self.model).__name__}. Load it with AutoModelForSequenceClassification.from_pretrained(...)."
             )
 
-    def _sanitize_parameters(self, top_k: Any = _LEGACY, function_to_apply: str | None = None,
-                             return_all_scores: bool | None = None, **tokenizer_kwargs: Any):
+    def _sanitize_parameters(
+        self,
+        top_k: Any = _LEGACY,
+        function_to_apply: str | None = None,
+        return_all_scores: bool | None = None,
+        **tokenizer_kwargs: Any,
+    ):
         post: dict[str, Any] = {}
         if top_k is not _LEGACY:
             if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
@@ -75,8 +80,13 @@ class TextClassificationPipeline(Pipeline):
             for row, i in enumerate(singles):
                 chunks[i] = [{k: enc[k][row] for k in names if k in enc}]
         if pairs:
-            enc = self.tokenizer([items[i]["text"] for i in pairs], [items[i].get("text_pair") for i in pairs],
-                                 **tokenizer_kwargs) if all("text_pair" in items[i] for i in pairs) else None
+            enc = (
+                self.tokenizer(
+                    [items[i]["text"] for i in pairs], [items[i].get("text_pair") for i in pairs], **tokenizer_kwargs
+                )
+                if all("text_pair" in items[i] for i in pairs)
+                else None
+            )
             if enc is None:
                 for i in pairs:
                     chunks[i] = self.preprocess_many([items[i]["text"]], **tokenizer_kwargs)[0]
@@ -85,8 +95,9 @@ class TextClassificationPipeline(Pipeline):
                     chunks[i] = [{k: enc[k][row] for k in names if k in enc}]
         return chunks
 
-    def postprocess(self, chunks: list[dict], top_k: Any = 1, function_to_apply: str | None = None,
-                    legacy: bool = True) -> Any:
+    def postprocess(
+        self, chunks: list[dict], top_k: Any = 1, function_to_apply: str | None = None, legacy: bool = True
+    ) -> Any:
         config = self.model.config
         logits = chunks[0]["logits"].numpy()
         if function_to_apply is None:

@@ -12,11 +12,18 @@ Streaming: ``for piece in pipe.stream("Once upon a time", max_new_tokens=50): pr
 (generation runs in a thread and a ``TextIteratorStreamer`` hands over the text as it is decoded), or pass
 ``streamer=TextStreamer(tokenizer)`` to print as it goes.
 
-Prompts of a list are sorted by length and generated ``batch_size`` at a time with left padding.
+Batching: prompts of a list are sorted by length and generated ``batch_size`` at a time with left padding (padded
+with the end-of-text token when the tokenizer has no pad token, as GPT-2's has none), wherever that gives the
+answers of one prompt at a time, which is how the reference runs them: the batches of greedy and beam search hold
+prompts of one length unless ``max_new_tokens`` sets the length (``max_length`` counts the padded prompt), and each
+prompt's sequences are cut where they would have stopped alone. Sampling draws from torch's random generator row
+after row, so prompts are then generated one at a time, in input order (the reference's draws, seed for seed),
+unless ``batch_size`` is given; so are they for a ``streamer``, which follows one sequence.
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -58,6 +65,20 @@ class GenerationPipeline(Pipeline):
                     setattr(config, name, value)
         return params
 
+    def _generation_setting(self, fwd: dict, name: str) -> Any:
+        """A generation option as generate() will see it: given to the call, or the generation config's."""
+        if name in fwd:
+            return fwd[name]
+        config = fwd.get("generation_config") or getattr(self.model, "generation_config", None)
+        return getattr(config, name, None)
+
+    def _batches(self, lengths: list[int], batch_size: int | None, fwd: dict) -> list[list[int]]:
+        if self._generation_setting(fwd, "do_sample") or "streamer" in fwd:
+            # one at a time in input order: the reference's random draws, and a streamer's text in order
+            size = batch_size or 1
+            return [list(range(start, min(start + size, len(lengths)))) for start in range(0, len(lengths), size)]
+        return super()._batches(lengths, batch_size, fwd)
+
     def _collate(self, rows: list[dict]):
         side = self.tokenizer.padding_side
         self.tokenizer.padding_side = "left"  # generation continues from the end of every row
@@ -81,15 +102,28 @@ class GenerationPipeline(Pipeline):
         sequences = output if isinstance(output, torch.Tensor) else output["sequences"]
         per_input = sequences.shape[0] // len(rows)
         longest = max(lengths)
+        eos = self._generation_setting(fwd, "eos_token_id")
+        eos = {eos} if isinstance(eos, int) else set(eos or ())
         results = []
         for i, n in enumerate(lengths):
-            rows_i = sequences[i * per_input:(i + 1) * per_input].cpu()
-            results.append({"generated": [self._strip(row, longest - n) for row in rows_i]})
+            rows_i = [self._strip(row, longest - n) for row in sequences[i * per_input : (i + 1) * per_input].cpu()]
+            results.append({"generated": _as_if_alone(rows_i, self._first_new_token(n), eos)})
         return results
 
     def _strip(self, row: torch.Tensor, left_pad: int) -> list[int]:
         """A generated row without the batch's left padding (a decoder continues the prompt in place)."""
         return row[left_pad:].tolist()
+
+    def _first_new_token(self, prompt_length: int) -> int:
+        """Where the generated tokens start in a stripped row: after the prompt, which a decoder continues."""
+        return prompt_length
+
+
+def _as_if_alone(rows: list[list[int]], start: int, eos: set[int]) -> list[list[int]]:
+    """One input's generated rows as generating it alone gives them. In a batch, an input whose sequences all ended
+    (each with an end-of-sequence token at or after ``start``) waits, padded, for the others; alone it stops there."""
+    ends = [next((k + 1 for k in range(start, len(row)) if row[k] in eos), len(row)) for row in rows]
+    return [row[: max(ends)] for row in rows]
 
 
 class TextGenerationPipeline(GenerationPipeline):
@@ -99,18 +133,34 @@ class TextGenerationPipeline(GenerationPipeline):
         super().__init__(*args, **kwargs)
         self._apply_task_specific_params("text-generation")
 
+    def _batches(self, lengths: list[int], batch_size: int | None, fwd: dict) -> list[list[int]]:
+        batches = super()._batches(lengths, batch_size, fwd)
+        if self._generation_setting(fwd, "max_new_tokens") is None or self._generation_setting(fwd, "min_length"):
+            # max_length and min_length count the prompt, its left padding included: one prompt length per batch
+            return [list(rows) for batch in batches for _, rows in itertools.groupby(batch, key=lambda k: lengths[k])]
+        return batches
+
     def _check_model(self) -> None:
         super()._check_model()
         name = type(self.model).__name__
         if "ForConditionalGeneration" in name or "Seq2Seq" in name:
             raise ValueError(f"{name} is an encoder-decoder model; use the text2text-generation pipeline.")
 
-    def _sanitize_parameters(self, return_full_text: bool | None = None, return_tensors: bool | None = None,
-                             return_text: bool | None = None, return_type: str | None = None,
-                             clean_up_tokenization_spaces: bool | None = None, prefix: str | None = None,
-                             stop_sequence: str | None = None, add_special_tokens: bool | None = None,
-                             truncation: bool | None = None, max_length: int | None = None,
-                             padding: Any = None, **generate_kwargs: Any):
+    def _sanitize_parameters(
+        self,
+        return_full_text: bool | None = None,
+        return_tensors: bool | None = None,
+        return_text: bool | None = None,
+        return_type: str | None = None,
+        clean_up_tokenization_spaces: bool | None = None,
+        prefix: str | None = None,
+        stop_sequence: str | None = None,
+        add_special_tokens: bool | None = None,
+        truncation: bool | None = None,
+        max_length: int | None = None,
+        padding: Any = None,
+        **generate_kwargs: Any,
+    ):
         pre: dict[str, Any] = {}
         if add_special_tokens is not None:
             pre["add_special_tokens"] = add_special_tokens
@@ -159,12 +209,15 @@ class TextGenerationPipeline(GenerationPipeline):
         if isinstance(item, dict) and "role" in item:
             raise TypeError("A chat is a list of messages: pass [{'role': 'user', 'content': ...}], not one dict.")
         if not isinstance(item, str):
-            raise TypeError(f"The text-generation pipeline takes a prompt string, a chat (a list of "
-                            f"{{'role', 'content'}} messages) or a list of either; got {type(item).__name__}.")
+            raise TypeError(
+                f"The text-generation pipeline takes a prompt string, a chat (a list of "
+                f"{{'role', 'content'}} messages) or a list of either; got {type(item).__name__}."
+            )
         return item
 
-    def preprocess(self, prompt: Any, prefix: str = "", add_special_tokens: bool = False,
-                   truncation: bool | None = None) -> list[dict]:
+    def preprocess(
+        self, prompt: Any, prefix: str = "", add_special_tokens: bool = False, truncation: bool | None = None
+    ) -> list[dict]:
         if isinstance(prompt, Chat):
             text = self.tokenizer.apply_chat_template(prompt.messages, add_generation_prompt=True, tokenize=False)
             enc = self.tokenizer(text, add_special_tokens=False, truncation=truncation)
@@ -180,8 +233,9 @@ class TextGenerationPipeline(GenerationPipeline):
         chunk.update(prompt=prompt, prompt_ids=prompt_ids)
         return [chunk]
 
-    def postprocess(self, chunks: list[dict], return_type: str = "full_text",
-                    clean_up_tokenization_spaces: bool = True) -> list[dict]:
+    def postprocess(
+        self, chunks: list[dict], return_type: str = "full_text", clean_up_tokenization_spaces: bool = True
+    ) -> list[dict]:
         chunk = chunks[0]
         prompt = chunk["prompt"]
         records = []
@@ -189,10 +243,16 @@ class TextGenerationPipeline(GenerationPipeline):
             if return_type == "tensors":
                 records.append({"generated_token_ids": sequence})
                 continue
-            text = self.tokenizer.decode(sequence, skip_special_tokens=True,
-                                         clean_up_tokenization_spaces=clean_up_tokenization_spaces)
-            prompt_length = len(self.tokenizer.decode(chunk["prompt_ids"], skip_special_tokens=True,
-                                                      clean_up_tokenization_spaces=clean_up_tokenization_spaces))
+            text = self.tokenizer.decode(
+                sequence, skip_special_tokens=True, clean_up_tokenization_spaces=clean_up_tokenization_spaces
+            )
+            prompt_length = len(
+                self.tokenizer.decode(
+                    chunk["prompt_ids"],
+                    skip_special_tokens=True,
+                    clean_up_tokenization_spaces=clean_up_tokenization_spaces,
+                )
+            )
             new_text = text[prompt_length:]
             if return_type == "full_text":
                 if isinstance(prompt, Chat):

@@ -37,9 +37,15 @@ class TokenClassificationPipeline(Pipeline):
                 f"{type(self.model).__name__}. Load it with AutoModelForTokenClassification.from_pretrained(...)."
             )
 
-    def _sanitize_parameters(self, ignore_labels: list[str] | None = None, grouped_entities: bool | None = None,
-                             ignore_subwords: bool | None = None, aggregation_strategy: Any = None,
-                             stride: int | None = None, **kwargs: Any):
+    def _sanitize_parameters(
+        self,
+        ignore_labels: list[str] | None = None,
+        grouped_entities: bool | None = None,
+        ignore_subwords: bool | None = None,
+        aggregation_strategy: Any = None,
+        stride: int | None = None,
+        **kwargs: Any,
+    ):
         if kwargs:
             raise TypeError(f"The {self.task} pipeline got unexpected argument(s): {', '.join(sorted(kwargs))}.")
         pre: dict[str, Any] = {}
@@ -55,25 +61,31 @@ class TokenClassificationPipeline(Pipeline):
             strategy = str(getattr(aggregation_strategy, "value", aggregation_strategy)).lower()
             if strategy not in STRATEGIES:
                 raise ValueError(
-                    f"aggregation_strategy={aggregation_strategy!r} is not one of {', '.join(STRATEGIES)}.")
+                    f"aggregation_strategy={aggregation_strategy!r} is not one of {', '.join(STRATEGIES)}."
+                )
             post["aggregation_strategy"] = strategy
         if ignore_labels is not None:
             post["ignore_labels"] = list(ignore_labels)
         if stride is not None:
             if stride >= self.tokenizer.model_max_length:
-                raise ValueError("stride must be less than tokenizer.model_max_length (and smaller still, "
-                                 "since the tokenizer adds special tokens).")
+                raise ValueError(
+                    "stride must be less than tokenizer.model_max_length (and smaller still, "
+                    "since the tokenizer adds special tokens)."
+                )
             if post.get("aggregation_strategy", "none") == "none":
-                raise ValueError("stride splits long texts into windows whose entities are merged, which needs "
-                                 "aggregation_strategy='simple', 'first', 'average' or 'max' (not 'none').")
+                raise ValueError(
+                    "stride splits long texts into windows whose entities are merged, which needs "
+                    "aggregation_strategy='simple', 'first', 'average' or 'max' (not 'none')."
+                )
             pre["stride"] = stride
         return pre, {}, post
 
     def preprocess(self, sentence: str, stride: int | None = None) -> list[dict]:
         truncation = bool(self.tokenizer.model_max_length and self.tokenizer.model_max_length > 0)
         extra = {"return_overflowing_tokens": True, "stride": stride} if stride is not None else {}
-        enc = self.tokenizer([sentence], truncation=truncation, return_special_tokens_mask=True,
-                             return_offsets_mapping=True, **extra)
+        enc = self.tokenizer(
+            [sentence], truncation=truncation, return_special_tokens_mask=True, return_offsets_mapping=True, **extra
+        )
         names = [k for k in self._model_input_names() if k in enc]
         chunks = []
         for i in range(len(enc["input_ids"])):
@@ -84,8 +96,9 @@ class TokenClassificationPipeline(Pipeline):
             chunks.append(chunk)
         return chunks
 
-    def postprocess(self, chunks: list[dict], aggregation_strategy: str = "none",
-                    ignore_labels: list[str] | None = None) -> list[dict]:
+    def postprocess(
+        self, chunks: list[dict], aggregation_strategy: str = "none", ignore_labels: list[str] | None = None
+    ) -> list[dict]:
         if ignore_labels is None:
             ignore_labels = ["O"]
         entities = []
@@ -93,8 +106,11 @@ class TokenClassificationPipeline(Pipeline):
             scores = softmax(chunk["logits"].numpy())
             pre_entities = self._gather_pre_entities(chunk, scores, aggregation_strategy)
             grouped = self._aggregate(pre_entities, aggregation_strategy)
-            entities += [e for e in grouped if e.get("entity") not in ignore_labels
-                         and e.get("entity_group") not in ignore_labels]
+            entities += [
+                e
+                for e in grouped
+                if e.get("entity") not in ignore_labels and e.get("entity_group") not in ignore_labels
+            ]
         if len(chunks) > 1:
             entities = _merge_overlapping(entities)
         return entities
@@ -115,12 +131,20 @@ class TokenClassificationPipeline(Pipeline):
             else:  # the reference's heuristic for tokenizers that do not mark sub-words
                 if strategy in ("first", "average", "max"):
                     warnings.warn("Tokenizer does not support real words, using fallback heuristic", UserWarning)
-                is_subword = start > 0 and " " not in sentence[start - 1:start + 1]
+                is_subword = start > 0 and " " not in sentence[start - 1 : start + 1]
             if token_id == self.tokenizer.unk_token_id:
                 word = word_ref
                 is_subword = False
-            pre_entities.append({"word": word, "scores": token_scores, "start": start, "end": end, "index": idx,
-                                 "is_subword": is_subword})
+            pre_entities.append(
+                {
+                    "word": word,
+                    "scores": token_scores,
+                    "start": start,
+                    "end": end,
+                    "index": idx,
+                    "is_subword": is_subword,
+                }
+            )
         return pre_entities
 
     def _aggregate(self, pre_entities: list[dict], strategy: str) -> list[dict]:
@@ -129,8 +153,16 @@ class TokenClassificationPipeline(Pipeline):
             entities = []
             for pre in pre_entities:
                 best = int(pre["scores"].argmax())
-                entities.append({"entity": id2label[best], "score": float(pre["scores"][best]), "index": pre["index"],
-                                 "word": pre["word"], "start": pre["start"], "end": pre["end"]})
+                entities.append(
+                    {
+                        "entity": id2label[best],
+                        "score": float(pre["scores"][best]),
+                        "index": pre["index"],
+                        "word": pre["word"],
+                        "start": pre["start"],
+                        "end": pre["end"],
+                    }
+                )
         else:
             entities = self._aggregate_words(pre_entities, strategy)
         return entities if strategy == "none" else self._group_entities(entities)
@@ -145,8 +177,13 @@ class TokenClassificationPipeline(Pipeline):
         else:  # average
             scores = np.nanmean(np.stack([e["scores"] for e in entities]), axis=0)
         best = int(scores.argmax())
-        return {"entity": id2label[best], "score": float(scores[best]), "word": word,
-                "start": entities[0]["start"], "end": entities[-1]["end"]}
+        return {
+            "entity": id2label[best],
+            "score": float(scores[best]),
+            "word": word,
+            "start": entities[0]["start"],
+            "end": entities[-1]["end"],
+        }
 
     def _aggregate_words(self, entities: list[dict], strategy: str) -> list[dict]:
         words, group = [], None

@@ -43,8 +43,14 @@ class ZeroShotClassificationPipeline(Pipeline):
                 return int(index)
         return -1
 
-    def _sanitize_parameters(self, candidate_labels: Any = None, hypothesis_template: str | None = None,
-                             multi_label: bool | None = None, multi_class: bool | None = None, **kwargs: Any):
+    def _sanitize_parameters(
+        self,
+        candidate_labels: Any = None,
+        hypothesis_template: str | None = None,
+        multi_label: bool | None = None,
+        multi_class: bool | None = None,
+        **kwargs: Any,
+    ):
         if kwargs:
             raise TypeError(f"The {self.task} pipeline got unexpected argument(s): {', '.join(sorted(kwargs))}.")
         pre: dict[str, Any] = {}
@@ -52,8 +58,10 @@ class ZeroShotClassificationPipeline(Pipeline):
             if isinstance(candidate_labels, str):
                 candidate_labels = [label.strip() for label in candidate_labels.split(",") if label.strip()]
             if not isinstance(candidate_labels, (list, tuple)) or not all(isinstance(x, str) for x in candidate_labels):
-                raise TypeError(f"candidate_labels must be a list of strings (or one comma-separated string), "
-                                f"got {candidate_labels!r}.")
+                raise TypeError(
+                    f"candidate_labels must be a list of strings (or one comma-separated string), "
+                    f"got {candidate_labels!r}."
+                )
             pre["candidate_labels"] = list(candidate_labels)
         if hypothesis_template is not None:
             pre["hypothesis_template"] = hypothesis_template
@@ -69,14 +77,19 @@ class ZeroShotClassificationPipeline(Pipeline):
             raise ValueError(f"Unable to understand extra arguments {args!r}; pass candidate_labels=[...].")
         return super().__call__(sequences, **kwargs)
 
-    def preprocess(self, sequence: str, candidate_labels: list[str] | None = None,
-                   hypothesis_template: str = "This example is {}.") -> list[dict]:
+    def preprocess(
+        self, sequence: str, candidate_labels: list[str] | None = None, hypothesis_template: str = "This example is {}."
+    ) -> list[dict]:
         if not candidate_labels:
-            raise ValueError("zero-shot-classification needs candidate_labels: at least one label, e.g. "
-                             "pipe(text, candidate_labels=['sports', 'politics']).")
+            raise ValueError(
+                "zero-shot-classification needs candidate_labels: at least one label, e.g. "
+                "pipe(text, candidate_labels=['sports', 'politics'])."
+            )
         if hypothesis_template.format(candidate_labels[0]) == hypothesis_template:
-            raise ValueError(f"The hypothesis_template {hypothesis_template!r} has no {{}} where the label goes, "
-                             "e.g. 'This example is {}.'.")
+            raise ValueError(
+                f"The hypothesis_template {hypothesis_template!r} has no {{}} where the label goes, "
+                "e.g. 'This example is {}.'."
+            )
         names = self._model_input_names()
         chunks = []
         for label in candidate_labels:
@@ -104,5 +117,8 @@ class ZeroShotClassificationPipeline(Pipeline):
             entail = logits[..., entailment_id]
             scores = np.exp(entail) / np.exp(entail).sum(-1, keepdims=True)
         top = list(reversed(scores[0].argsort()))
-        return {"sequence": chunks[0]["sequence"], "labels": [candidate_labels[i] for i in top],
-                "scores": scores[0, top].tolist()}
+        return {
+            "sequence": chunks[0]["sequence"],
+            "labels": [candidate_labels[i] for i in top],
+            "scores": scores[0, top].tolist(),
+        }

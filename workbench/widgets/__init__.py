@@ -1,6 +1,6 @@
 """ipywidgets for the workbench, imported lazily (``import workbench.widgets`` loads no widget code).
 
-    from workbench.widgets import TrainingMonitor, AttentionVisualizer
+from workbench.widgets import TrainingMonitor, AttentionVisualizer
 """
 
 from __future__ import annotations

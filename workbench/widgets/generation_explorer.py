@@ -14,10 +14,11 @@ It needs only the plain forward pass of a causal LM: ``model(input_ids).logits[:
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import ipywidgets as widgets
+
+from ..display import escape
 
 __all__ = ["GenerationExplorer", "reshape_distribution"]
 
@@ -30,10 +31,6 @@ _CSS = """
 .wbgen .note{color:#555;font-size:12px}
 .wbgen svg text{font-family:inherit;font-size:12px}
 """
-
-
-def _esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
 
 
 def reshape_distribution(logits, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0):
@@ -71,20 +68,42 @@ class GenerationExplorer(widgets.VBox):
     Results: ``text``, ``generated_text``, ``input_ids``, ``candidates`` and ``html``.
     """
 
-    def __init__(self, model, tokenizer, prompt: str = "Once upon a time", *, top_k: int = 10,
-                 temperature: float = 1.0, top_p: float = 1.0, seed: int = 0, **kwargs: Any):
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        prompt: str = "Once upon a time",
+        *,
+        top_k: int = 10,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        seed: int = 0,
+        **kwargs: Any,
+    ):
         super().__init__(**kwargs)
         self.model, self.tokenizer = model, tokenizer
         self._history: list[list[int]] = []
         self._buttons: list[widgets.Button] = []
         style = {"description_width": "initial"}
-        self._prompt = widgets.Textarea(value=prompt, description="Prompt", continuous_update=False,
-                                        layout=widgets.Layout(width="95%", height="56px"))
+        self._prompt = widgets.Textarea(
+            value=prompt,
+            description="Prompt",
+            continuous_update=False,
+            layout=widgets.Layout(width="95%", height="56px"),
+        )
         self._k = widgets.IntSlider(value=top_k, min=1, max=50, description="Top-k", continuous_update=False)
-        self._t = widgets.FloatSlider(value=temperature, min=0.05, max=3.0, step=0.05, description="Temperature",
-                                      style=style, continuous_update=False)
-        self._p = widgets.FloatSlider(value=top_p, min=0.05, max=1.0, step=0.05, description="Top-p", style=style,
-                                      continuous_update=False)
+        self._t = widgets.FloatSlider(
+            value=temperature,
+            min=0.05,
+            max=3.0,
+            step=0.05,
+            description="Temperature",
+            style=style,
+            continuous_update=False,
+        )
+        self._p = widgets.FloatSlider(
+            value=top_p, min=0.05, max=1.0, step=0.05, description="Top-p", style=style, continuous_update=False
+        )
         self._seed = widgets.IntText(value=seed, description="Seed", layout=widgets.Layout(width="140px"))
         self._step_b = widgets.Button(description="Step (most likely)")
         self._sample_b = widgets.Button(description="Sample")
@@ -97,10 +116,14 @@ class GenerationExplorer(widgets.VBox):
         self._step_b.on_click(lambda _: self.step())
         self._sample_b.on_click(lambda _: self.sample())
         self._back_b.on_click(lambda _: self.back())
-        self.children = [self._prompt,
-                         widgets.HBox([self._k, self._t, self._p], layout=widgets.Layout(flex_flow="row wrap")),
-                         widgets.HBox([self._step_b, self._sample_b, self._back_b, self._seed]),
-                         widgets.HTML("<small>Take a branch: click a candidate</small>"), self._choices, self._out]
+        self.children = [
+            self._prompt,
+            widgets.HBox([self._k, self._t, self._p], layout=widgets.Layout(flex_flow="row wrap")),
+            widgets.HBox([self._step_b, self._sample_b, self._back_b, self._seed]),
+            widgets.HTML("<small>Take a branch: click a candidate</small>"),
+            self._choices,
+            self._out,
+        ]
         self.reset(prompt)
 
     # ----- properties -----
@@ -116,7 +139,7 @@ class GenerationExplorer(widgets.VBox):
 
     @property
     def generated_text(self) -> str:
-        return self.tokenizer.decode(self.input_ids[self._prompt_length:])
+        return self.tokenizer.decode(self.input_ids[self._prompt_length :])
 
     @property
     def html(self) -> str:
@@ -127,8 +150,9 @@ class GenerationExplorer(widgets.VBox):
         import torch
 
         ids = self.input_ids
-        limit = getattr(self.model.config, "n_positions", None) or getattr(self.model.config, "max_position_embeddings",
-                                                                            None)
+        limit = getattr(self.model.config, "n_positions", None) or getattr(
+            self.model.config, "max_position_embeddings", None
+        )
         if limit and len(ids) > limit:
             ids = ids[-limit:]
         with torch.no_grad():
@@ -141,9 +165,15 @@ class GenerationExplorer(widgets.VBox):
         self._reshaped = reshaped
         top = torch.topk(raw, min(self.top_k, raw.numel()))
         self.candidates = [
-            {"rank": r, "id": int(i), "token": self.tokenizer.decode([int(i)]), "probability": float(raw[i]),
-             "reshaped": float(reshaped[i])}
-            for r, i in enumerate(top.indices.tolist())]
+            {
+                "rank": r,
+                "id": int(i),
+                "token": self.tokenizer.decode([int(i)]),
+                "probability": float(raw[i]),
+                "reshaped": float(reshaped[i]),
+            }
+            for r, i in enumerate(top.indices.tolist())
+        ]
 
     # ----- actions -----
     def reset(self, prompt: str | None = None) -> None:
@@ -205,39 +235,54 @@ class GenerationExplorer(widgets.VBox):
         for button, c in zip(self._buttons, self.candidates):
             button.description = f"{c['token']!r} {c['reshaped']:.0%}"
             button.tooltip = f"id {c['id']}: p={c['probability']:.3f}, after T/top-k/top-p {c['reshaped']:.3f}"
-        self._choices.children = self._buttons[:len(self.candidates)]
+        self._choices.children = self._buttons[: len(self.candidates)]
         self._out.value = self._html()
 
     def _html(self) -> str:
-        prompt = self.tokenizer.decode(self.input_ids[:self._prompt_length])
+        prompt = self.tokenizer.decode(self.input_ids[: self._prompt_length])
         generated = self.generated_text
         row, label_w, bar_w = 22, 140, 300
         height = 30 + row * len(self.candidates)
         width = label_w + bar_w + 130
-        parts = [f'<svg class="nexttoken" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img">',
-                 f'<text x="{label_w}" y="14" fill="#555">grey: model probability · green: after temperature '
-                 f"{self.temperature:g}, top-k {self.top_k}, top-p {self.top_p:g}</text>"]
+        parts = [
+            f'<svg class="nexttoken" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img">',
+            f'<text x="{label_w}" y="14" fill="#555">grey: model probability · green: after temperature '
+            f"{self.temperature:g}, top-k {self.top_k}, top-p {self.top_p:g}</text>",
+        ]
         for n, c in enumerate(self.candidates):
             y = 24 + n * row
             cut = c["reshaped"] == 0.0
-            parts.append(f'<text x="{label_w - 6}" y="{y + 13}" text-anchor="end"'
-                         + (' fill="#aaa" text-decoration="line-through"' if cut else "")
-                         + f">{_esc(repr(c['token']))}</text>")
-            parts.append(f'<rect x="{label_w}" y="{y}" width="{bar_w * c["probability"]:.1f}" height="8" '
-                         f'fill="#adb5bd">'
-                         f"<title>p = {c['probability']:.4f}</title></rect>")
-            parts.append(f'<rect x="{label_w}" y="{y + 9}" width="{bar_w * c["reshaped"]:.1f}" height="8" '
-                         f'fill="#2f9e44"><title>after reshaping: {c["reshaped"]:.4f}</title></rect>')
-            parts.append(f'<text x="{label_w + bar_w + 8}" y="{y + 13}" fill="#333">{c["probability"]:.1%} → '
-                         f'{c["reshaped"]:.1%}' + (" (cut)" if cut else "") + "</text>")
+            parts.append(
+                f'<text x="{label_w - 6}" y="{y + 13}" text-anchor="end"'
+                + (' fill="#aaa" text-decoration="line-through"' if cut else "")
+                + f">{escape(repr(c['token']))}</text>"
+            )
+            parts.append(
+                f'<rect x="{label_w}" y="{y}" width="{bar_w * c["probability"]:.1f}" height="8" '
+                f'fill="#adb5bd">'
+                f"<title>p = {c['probability']:.4f}</title></rect>"
+            )
+            parts.append(
+                f'<rect x="{label_w}" y="{y + 9}" width="{bar_w * c["reshaped"]:.1f}" height="8" '
+                f'fill="#2f9e44"><title>after reshaping: {c["reshaped"]:.4f}</title></rect>'
+            )
+            parts.append(
+                f'<text x="{label_w + bar_w + 8}" y="{y + 13}" fill="#333">{c["probability"]:.1%} → '
+                f"{c['reshaped']:.1%}" + (" (cut)" if cut else "") + "</text>"
+            )
         parts.append("</svg>")
         kept = int((self._reshaped > 0).sum())
         generated_count = len(self.input_ids) - self._prompt_length
-        note = (f"{generated_count} token{'' if generated_count == 1 else 's'} generated · the reshaped "
-                f"distribution keeps "
-                f"{kept} of {self._reshaped.numel()} tokens")
-        return (f'<div class="wbgen"><style>{_CSS}</style><div class="text">{_esc(prompt)}'
-                f'<span class="gen">{_esc(generated)}</span></div>{"".join(parts)}<div class="note">{note}</div></div>')
+        note = (
+            f"{generated_count} token{'' if generated_count == 1 else 's'} generated · the reshaped "
+            f"distribution keeps "
+            f"{kept} of {self._reshaped.numel()} tokens"
+        )
+        return (
+            f'<div class="wbgen"><style>{_CSS}</style><div class="text">{escape(prompt)}'
+            f'<span class="gen">{escape(generated)}</span></div>{"".join(parts)}'
+            f'<div class="note">{note}</div></div>'
+        )
 
     def _repr_mimebundle_(self, **kwargs):
         data = super()._repr_mimebundle_(**kwargs)

@@ -14,19 +14,17 @@ safetensors header, never the weights); online it can also search the Hub.
 
 from __future__ import annotations
 
-import html
-import json
 import os
-import re
-import struct
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import ipywidgets as widgets
 import traitlets
 
-__all__ = ["ModelPicker", "Checkpoint", "find_checkpoints", "checkpoint_summary"]
+from ..checkpoints import Checkpoint, checkpoint_summary, find_checkpoints, local_checkpoints, supported_tasks
+from ..display import escape
+
+__all__ = ["ModelPicker"]
 
 # task -> the Auto class that loads it
 AUTO_CLASSES = {
@@ -52,129 +50,6 @@ _CSS = """
 """
 
 
-def _esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
-@dataclass
-class Checkpoint:
-    """One loadable checkpoint: ``id`` is what ``from_pretrained`` takes (a Hub id or a folder)."""
-
-    id: str
-    source: str  # "packaged", "cache", "local" or "hub"
-    path: Path | None = None  # the folder holding config.json, when on this machine
-    config: dict = field(default_factory=dict)
-
-    @property
-    def model_type(self) -> str | None:
-        return self.config.get("model_type")
-
-    @property
-    def label(self) -> str:
-        name = self.id if self.source != "local" else os.path.basename(os.path.normpath(self.id))
-        return f"{name}  ·  {self.model_type or '?'}  ·  {self.source}"
-
-
-def _read_config(folder: Path) -> dict:
-    try:
-        return json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-
-
-def _packaged() -> list[Checkpoint]:
-    from .. import hub
-
-    found = []
-    for repo_id, (module_name, getter) in hub.PACKAGED_CHECKPOINTS.items():
-        try:
-            module = __import__(module_name)
-            folder = Path(getattr(module, getter)())
-        except Exception:  # the package is not installed
-            continue
-        found.append(Checkpoint(repo_id, "packaged", folder, _read_config(folder)))
-    return found
-
-
-def _cached(cache_dir: Path | None = None) -> list[Checkpoint]:
-    from .. import hub
-
-    cache = Path(cache_dir) if cache_dir else hub.hub_cache_dir()
-    found = []
-    if not cache.is_dir():
-        return found
-    for repo in sorted(cache.glob("models--*")):
-        repo_id = repo.name[len("models--"):].replace("--", "/")
-        ref = repo / "refs" / "main"
-        snapshot = None
-        if ref.is_file():
-            snapshot = repo / "snapshots" / ref.read_text().strip()
-        if snapshot is None or not (snapshot / "config.json").is_file():
-            candidates = sorted((repo / "snapshots").glob("*/config.json"))
-            snapshot = candidates[-1].parent if candidates else None
-        if snapshot is not None:
-            found.append(Checkpoint(repo_id, "cache", snapshot, _read_config(snapshot)))
-    return found
-
-
-def _local(folder: str | os.PathLike) -> list[Checkpoint]:
-    """A checkpoint folder (has config.json), or a folder whose subfolders are checkpoints."""
-    root = Path(folder).expanduser()
-    if (root / "config.json").is_file():
-        return [Checkpoint(os.fspath(folder), "local", root, _read_config(root))]
-    if not root.is_dir():
-        return []
-    return [Checkpoint(os.fspath(Path(folder) / sub.name), "local", sub, _read_config(sub))
-            for sub in sorted(root.iterdir()) if (sub / "config.json").is_file()]
-
-
-def find_checkpoints(local_dirs=(), cache_dir=None) -> list[Checkpoint]:
-    """Packaged checkpoints, the Hugging Face cache, and local folders; each id once (first source wins)."""
-    seen, found = set(), []
-    for ckpt in _packaged() + _cached(cache_dir) + [c for d in local_dirs for c in _local(d)]:
-        if ckpt.id not in seen:
-            seen.add(ckpt.id)
-            found.append(ckpt)
-    return found
-
-
-def supported_tasks(model_type: str | None) -> list[str]:
-    from ..models.auto import MODEL_TYPES
-
-    if model_type not in MODEL_TYPES:
-        return []
-    return [t for t in MODEL_TYPES[model_type][2]]
-
-
-def _safetensors_parameters(folder: Path) -> int | None:
-    """Count parameters from the safetensors header(s) only (a few KB read, no weights)."""
-    files = sorted(folder.glob("*.safetensors"))
-    if not files:
-        return None
-    total = 0
-    for path in files:
-        with open(path, "rb") as f:
-            (length,) = struct.unpack("<Q", f.read(8))
-            header = json.loads(f.read(length))
-        for name, info in header.items():
-            if name != "__metadata__":
-                n = 1
-                for d in info["shape"]:
-                    n *= d
-                total += n
-    return total
-
-
-def _license(folder: Path, config: dict) -> str | None:
-    readme = folder / "README.md"
-    if readme.is_file():
-        head = readme.read_text(encoding="utf-8", errors="replace")[:4000]
-        match = re.search(r"^license:\s*(\S+)", head, re.MULTILINE)
-        if match:
-            return match.group(1)
-    return config.get("license")
-
-
 def _human(n: float, unit: str = "") -> str:
     for suffix in ("", "K", "M", "G", "T"):
         if abs(n) < 1000:
@@ -183,66 +58,47 @@ def _human(n: float, unit: str = "") -> str:
     return f"{n:.3g}P{unit}"
 
 
-def checkpoint_summary(ckpt: Checkpoint) -> dict[str, Any]:
-    """The summary card's facts: type, parameters, layers, heads, hidden size, vocabulary, disk size, license."""
-    c = ckpt.config
-    summary: dict[str, Any] = {
-        "id": ckpt.id,
-        "source": ckpt.source,
-        "model_type": c.get("model_type"),
-        "architectures": ", ".join(c.get("architectures") or []) or None,
-        "layers": c.get("num_hidden_layers", c.get("n_layer")),
-        "heads": c.get("num_attention_heads", c.get("n_head")),
-        "hidden_size": c.get("hidden_size", c.get("n_embd", c.get("dim"))),
-        "vocab_size": c.get("vocab_size"),
-        "max_positions": c.get("max_position_embeddings", c.get("n_positions")),
-        "parameters": None,
-        "size_on_disk": None,
-        "license": None,
-        "tasks": supported_tasks(c.get("model_type")),
-    }
-    if ckpt.path is not None and ckpt.path.is_dir():
-        summary["parameters"] = _safetensors_parameters(ckpt.path)
-        size = 0
-        for p in ckpt.path.rglob("*"):
-            try:
-                if p.is_file():
-                    size += p.stat().st_size  # follows the cache's symlinks to the blobs
-            except OSError:
-                pass
-        summary["size_on_disk"] = size
-        summary["license"] = _license(ckpt.path, c)
-    return summary
-
-
 def render_card(summary: dict[str, Any]) -> str:
-    rows = [("Model type", summary["model_type"]), ("Architecture", summary["architectures"]),
-            ("Parameters", _human(summary["parameters"]) if summary["parameters"] else None),
-            ("Layers", summary["layers"]), ("Heads", summary["heads"]), ("Hidden size", summary["hidden_size"]),
-            ("Vocabulary", summary["vocab_size"]), ("Max positions", summary["max_positions"]),
-            ("Size on disk", _human(summary["size_on_disk"], "B") if summary["size_on_disk"] else None),
-            ("License", summary["license"] or "unknown"), ("Source", summary["source"])]
-    table = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in rows if v is not None)
-    tasks = "".join(f'<span class="tag">{_esc(t)}</span>' for t in summary["tasks"])
+    rows = [
+        ("Model type", summary["model_type"]),
+        ("Architecture", summary["architectures"]),
+        ("Parameters", _human(summary["parameters"]) if summary["parameters"] else None),
+        ("Layers", summary["layers"]),
+        ("Heads", summary["heads"]),
+        ("Hidden size", summary["hidden_size"]),
+        ("Vocabulary", summary["vocab_size"]),
+        ("Max positions", summary["max_positions"]),
+        ("Size on disk", _human(summary["size_on_disk"], "B") if summary["size_on_disk"] else None),
+        ("License", summary["license"] or "unknown"),
+        ("Source", summary["source"]),
+    ]
+    table = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows if v is not None)
+    tasks = "".join(f'<span class="tag">{escape(t)}</span>' for t in summary["tasks"])
     if not summary["tasks"]:
-        tasks = (f'<span class="warn">model_type {summary["model_type"]!r} is not implemented in workbench: it '
-                 "cannot be loaded.</span>")
+        tasks = (
+            f'<span class="warn">model_type {summary["model_type"]!r} is not implemented in workbench: it '
+            "cannot be loaded.</span>"
+        )
     name = summary["id"] if summary["source"] != "local" else os.path.basename(os.path.normpath(summary["id"]))
-    return (f'<div class="wbpick"><style>{_CSS}</style><div class="card"><h4>{_esc(name)}</h4><table>{table}</table>'
-            f'<div style="margin-top:6px">Tasks: {tasks}</div></div></div>')
+    return (
+        f'<div class="wbpick"><style>{_CSS}</style><div class="card"><h4>{escape(name)}</h4><table>{table}</table>'
+        f'<div style="margin-top:6px">Tasks: {tasks}</div></div></div>'
+    )
 
 
 def render_families() -> str:
     from ..models.auto import MODEL_TYPES, TASKS
 
-    head = "".join(f"<th>{_esc(t)}</th>" for t in TASKS)
+    head = "".join(f"<th>{escape(t)}</th>" for t in TASKS)
     rows = []
     for model_type in sorted(MODEL_TYPES):
         classes = MODEL_TYPES[model_type][2]
         cells = "".join(f"<td>{'✓' if t in classes else ''}</td>" for t in TASKS)
-        rows.append(f"<tr><th>{_esc(model_type)}</th>{cells}</tr>")
-    return (f'<div class="wbpick"><style>{_CSS}</style><table><tr><th>model_type</th>{head}</tr>'
-            f'{"".join(rows)}</table></div>')
+        rows.append(f"<tr><th>{escape(model_type)}</th>{cells}</tr>")
+    return (
+        f'<div class="wbpick"><style>{_CSS}</style><table><tr><th>model_type</th>{head}</tr>'
+        f"{''.join(rows)}</table></div>"
+    )
 
 
 class ModelPicker(widgets.VBox):
@@ -255,8 +111,9 @@ class ModelPicker(widgets.VBox):
 
     selected = traitlets.Unicode(None, allow_none=True)
 
-    def __init__(self, task: str | None = None, *, local_dirs=(), cache_dir=None, load_tokenizer: bool = True,
-                 **kwargs: Any):
+    def __init__(
+        self, task: str | None = None, *, local_dirs=(), cache_dir=None, load_tokenizer: bool = True, **kwargs: Any
+    ):
         super().__init__(**kwargs)
         from ..models.auto import TASKS
 
@@ -272,15 +129,28 @@ class ModelPicker(widgets.VBox):
         self.checkpoints: list[Checkpoint] = []
 
         style = {"description_width": "initial"}
-        self._task = widgets.Dropdown(options=[("any task", "")] + [(t, t) for t in TASKS], value=task or "",
-                                      description="Task", style=style, layout=widgets.Layout(width="260px"))
+        self._task = widgets.Dropdown(
+            options=[("any task", "")] + [(t, t) for t in TASKS],
+            value=task or "",
+            description="Task",
+            style=style,
+            layout=widgets.Layout(width="260px"),
+        )
         self._list = widgets.Select(options=[], rows=10, layout=widgets.Layout(width="420px"))
         self._card = widgets.HTML()
-        self._folder = widgets.Text(placeholder="a local folder with config.json", description="Local folder",
-                                    style=style, layout=widgets.Layout(width="400px"))
+        self._folder = widgets.Text(
+            placeholder="a local folder with config.json",
+            description="Local folder",
+            style=style,
+            layout=widgets.Layout(width="400px"),
+        )
         self._add = widgets.Button(description="Add folder", icon="folder-open")
-        self._query = widgets.Text(placeholder="search the Hub (online only)", description="Hub search", style=style,
-                                   layout=widgets.Layout(width="400px"))
+        self._query = widgets.Text(
+            placeholder="search the Hub (online only)",
+            description="Hub search",
+            style=style,
+            layout=widgets.Layout(width="400px"),
+        )
         self._search = widgets.Button(description="Search")
         self._load = widgets.Button(description="Load", button_style="primary", icon="download")
         self._progress = widgets.IntProgress(value=0, min=0, max=3, layout=widgets.Layout(width="200px"))
@@ -330,8 +200,10 @@ class ModelPicker(widgets.VBox):
         self._list.options = [(c.label, c.id) for c in shown]
         self._list.value = keep if keep is not None else (shown[0].id if shown else None)
         if not shown:
-            self._card.value = (f'<div class="wbpick muted">No checkpoint on this machine has a '
-                                f"{_esc(task)} head. Add a local folder, or search the Hub when online.</div>")
+            self._card.value = (
+                f'<div class="wbpick muted">No checkpoint on this machine has a '
+                f"{escape(task)} head. Add a local folder, or search the Hub when online.</div>"
+            )
 
     @property
     def options(self) -> list[str]:
@@ -340,10 +212,11 @@ class ModelPicker(widgets.VBox):
 
     def add_folder(self, folder: str | os.PathLike) -> list[Checkpoint]:
         folder = os.fspath(folder).strip() if folder else ""
-        found = _local(folder) if folder else []
+        found = local_checkpoints(folder) if folder else []
         if not found:
-            self._status.value = (f'<span class="wbpick warn">No config.json in {_esc(folder or "(empty)")} or its '
-                                  "subfolders.</span>")
+            self._status.value = (
+                f'<span class="wbpick warn">No config.json in {escape(folder or "(empty)")} or its subfolders.</span>'
+            )
             return []
         self._local_dirs.append(folder)
         self.refresh()
@@ -362,7 +235,7 @@ class ModelPicker(widgets.VBox):
 
             models = list(HfApi().list_models(search=query, limit=limit))
         except Exception as error:  # no network, or the Hub refused
-            self._status.value = f'<span class="wbpick warn">Hub search failed: {_esc(error)}</span>'
+            self._status.value = f'<span class="wbpick warn">Hub search failed: {escape(error)}</span>'
             return []
         from ..models.auto import MODEL_TYPES
 
@@ -399,7 +272,7 @@ class ModelPicker(widgets.VBox):
         """Select a listed id, a Hub id or a local folder; load it (unless ``load=False``) and return the model."""
         name = os.fspath(id_or_path)
         if self._checkpoint(name) is None:
-            found = _local(name) if Path(name).expanduser().is_dir() else []
+            found = local_checkpoints(name) if Path(name).expanduser().is_dir() else []
             self._extra += found or [Checkpoint(name, "hub", None, {})]
             if self.task is not None and found and self.task not in supported_tasks(found[0].model_type):
                 self.task = None
@@ -421,7 +294,7 @@ class ModelPicker(widgets.VBox):
         self._progress.bar_style = ""
         self._progress.value = 0
         try:
-            self._status.value = f'<span class="wbpick">Reading the config of {_esc(self._display(name))}…</span>'
+            self._status.value = f'<span class="wbpick">Reading the config of {escape(self._display(name))}…</span>'
             workbench.AutoConfig.from_pretrained(name)
             self._progress.value = 1
             tokenizer = None
@@ -435,13 +308,14 @@ class ModelPicker(widgets.VBox):
             self._progress.value = 3
         except Exception as error:
             self._progress.bar_style = "danger"
-            self._status.value = f'<span class="wbpick warn">Could not load: {_esc(error)}</span>'
+            self._status.value = f'<span class="wbpick warn">Could not load: {escape(error)}</span>'
             raise
         self.model, self.tokenizer = model, tokenizer
         self._progress.bar_style = "success"
         params = sum(p.numel() for p in model.parameters())
-        self._status.value = (f'<span class="wbpick">Loaded {_esc(type(model).__name__)} '
-                              f"({_human(params)} parameters).</span>")
+        self._status.value = (
+            f'<span class="wbpick">Loaded {escape(type(model).__name__)} ({_human(params)} parameters).</span>'
+        )
         for callback in list(self._callbacks):
             callback(self)
         return model

@@ -13,11 +13,12 @@ inline HTML: no network, no scripts.
 
 from __future__ import annotations
 
-import html
 import os
 from typing import Any
 
 import ipywidgets as widgets
+
+from ..display import escape
 
 __all__ = ["TokenizerExplorer", "render_tokens"]
 
@@ -45,10 +46,6 @@ _CSS = """
   font-family:ui-monospace,Menlo,monospace}
 .wbtok .legend{color:#555;font-size:12px}
 """
-
-
-def _esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
 
 
 def _show(token: str) -> str:
@@ -90,12 +87,14 @@ def render_tokens(name: str, text: str, encoded: dict[str, list], show_ids: bool
         n, start = owner[c], c
         while c < len(text) and owner[c] == n:
             c += 1
-        piece = _esc(text[start:c])
+        piece = escape(text[start:c])
         if n == -1:
             src.append(piece)
         else:
-            src.append(f'<span style="background:{CHIP_COLORS[n % len(CHIP_COLORS)]}" title="token {n}: '
-                       f'{_esc(tokens[n])} (id {ids[n]})">{piece}</span>')
+            src.append(
+                f'<span style="background:{CHIP_COLORS[n % len(CHIP_COLORS)]}" title="token {n}: '
+                f'{escape(tokens[n])} (id {ids[n]})">{piece}</span>'
+            )
     chips = []
     for n, (token, token_id) in enumerate(zip(tokens, ids)):
         color = SPECIAL_COLOR if special[n] else CHIP_COLORS[n % len(CHIP_COLORS)]
@@ -103,17 +102,26 @@ def render_tokens(name: str, text: str, encoded: dict[str, list], show_ids: bool
         start, end = offsets[n]
         where = "special token" if special[n] else f"characters {start}–{end}: {text[start:end]!r}"
         id_line = f"<small>{token_id}</small>" if show_ids else ""
-        chips.append(f'<span class="{cls}" style="background:{color}" title="{_esc(where)}">'
-                     f"{_esc(_show(token))}{id_line}</span>")
-    parts = [f'<div class="panel"><h4>{_esc(name)} <span class="count">· {len(ids)} tokens · '
-             f'{sum(special)} special · {len(text)} characters</span></h4>',
-             f'<div class="src">{"".join(src) or "&nbsp;"}</div>', f'<div class="chips">{"".join(chips)}</div>']
+        chips.append(
+            f'<span class="{cls}" style="background:{color}" title="{escape(where)}">'
+            f"{escape(_show(token))}{id_line}</span>"
+        )
+    parts = [
+        f'<div class="panel"><h4>{escape(name)} <span class="count">· {len(ids)} tokens · '
+        f"{sum(special)} special · {len(text)} characters</span></h4>",
+        f'<div class="src">{"".join(src) or "&nbsp;"}</div>',
+        f'<div class="chips">{"".join(chips)}</div>',
+    ]
     if table:
-        rows = "".join(f"<tr><td>{n}</td><td>{_esc(_show(t))}</td><td>{i}</td><td>{o[0]}–{o[1]}</td>"
-                       f"<td>{'special' if s else _esc(repr(text[o[0]:o[1]]))}</td></tr>"
-                       for n, (t, i, o, s) in enumerate(zip(tokens, ids, offsets, special)))
-        parts.append(f"<details><summary>table: token, id, offsets</summary><table><tr><th>#</th><th>token</th>"
-                     f"<th>id</th><th>offsets</th><th>text</th></tr>{rows}</table></details>")
+        rows = "".join(
+            f"<tr><td>{n}</td><td>{escape(_show(t))}</td><td>{i}</td><td>{o[0]}–{o[1]}</td>"
+            f"<td>{'special' if s else escape(repr(text[o[0] : o[1]]))}</td></tr>"
+            for n, (t, i, o, s) in enumerate(zip(tokens, ids, offsets, special))
+        )
+        parts.append(
+            f"<details><summary>table: token, id, offsets</summary><table><tr><th>#</th><th>token</th>"
+            f"<th>id</th><th>offsets</th><th>text</th></tr>{rows}</table></details>"
+        )
     parts.append("</div>")
     return "".join(parts)
 
@@ -126,12 +134,25 @@ class TokenizerExplorer(widgets.VBox):
     (of the first tokenizer), ``encodings`` (one dict per tokenizer) and ``html``.
     """
 
-    def __init__(self, tokenizer, text: str = "Tokenizers split text into pieces: unbelievable!", *, compare=None,
-                 add_special_tokens: bool = True, show_ids: bool = True, **kwargs: Any):
+    def __init__(
+        self,
+        tokenizer,
+        text: str = "Tokenizers split text into pieces: unbelievable!",
+        *,
+        compare=None,
+        add_special_tokens: bool = True,
+        show_ids: bool = True,
+        **kwargs: Any,
+    ):
         super().__init__(**kwargs)
         self.tokenizers = [self._load(tokenizer)] + ([self._load(compare)] if compare is not None else [])
-        self._text = widgets.Textarea(value=text, placeholder="Type some text", description="Text",
-                                      continuous_update=False, layout=widgets.Layout(width="95%", height="70px"))
+        self._text = widgets.Textarea(
+            value=text,
+            placeholder="Type some text",
+            description="Text",
+            continuous_update=False,
+            layout=widgets.Layout(width="95%", height="70px"),
+        )
         self._special = widgets.Checkbox(value=add_special_tokens, description="Add special tokens", indent=False)
         self._ids = widgets.Checkbox(value=show_ids, description="Show ids", indent=False)
         self._out = widgets.HTML()
@@ -143,7 +164,7 @@ class TokenizerExplorer(widgets.VBox):
     @staticmethod
     def _load(tokenizer):
         if isinstance(tokenizer, (str, os.PathLike)):
-            from ..tokenization import AutoTokenizer
+            from ..processing import AutoTokenizer
 
             return AutoTokenizer.from_pretrained(tokenizer)
         if not callable(tokenizer) or not hasattr(tokenizer, "convert_ids_to_tokens"):
@@ -195,17 +216,23 @@ class TokenizerExplorer(widgets.VBox):
     def _render(self) -> None:
         text = self.text
         self.encodings = [encode(t, text, self.add_special_tokens) for t in self.tokenizers]
-        panels = "".join(render_tokens(tokenizer_name(t), text, e, show_ids=self.show_ids)
-                         for t, e in zip(self.tokenizers, self.encodings))
-        legend = ('<div class="legend">Each colour is one token; the text is coloured through the offsets. '
-                  "Grey dashed chips are special tokens; · is a space; Ġ and ▁ mark a token that starts with a "
-                  "space, ## one that continues a word.</div>")
+        panels = "".join(
+            render_tokens(tokenizer_name(t), text, e, show_ids=self.show_ids)
+            for t, e in zip(self.tokenizers, self.encodings)
+        )
+        legend = (
+            '<div class="legend">Each colour is one token; the text is coloured through the offsets. '
+            "Grey dashed chips are special tokens; · is a space; Ġ and ▁ mark a token that starts with a "
+            "space, ## one that continues a word.</div>"
+        )
         self._out.value = f'<div class="wbtok"><style>{_CSS}</style>{legend}<div class="panels">{panels}</div></div>'
 
     def to_html(self) -> str:
         """A standalone HTML page of the current view."""
-        return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Tokens</title></head>"
-                f"<body>{self._out.value}</body></html>\n")
+        return (
+            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Tokens</title></head>'
+            f"<body>{self._out.value}</body></html>\n"
+        )
 
     def _repr_mimebundle_(self, **kwargs):
         """The live widget, plus the rendered tokens as HTML for pages that cannot run widgets."""

@@ -22,25 +22,21 @@ between training steps: it hands the pending button messages of this kernel to t
 from __future__ import annotations
 
 import io
-import math
 import os
 import time
 from typing import Any
 
 import ipywidgets as widgets
 
-from ..trainer import TrainerCallback, _in_notebook
+from ..display import clock
+from ..training.callbacks import TrainerCallback, _in_notebook
 
 _SKIP_METRIC_SUFFIXES = ("_runtime", "_samples_per_second", "_steps_per_second")
 
 
-def _hms(seconds: float) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "--:--"
-    seconds = int(round(seconds))
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+def _eval_metrics(logs: dict[str, Any]) -> dict[str, Any]:
+    """The evaluation metrics of a log entry, without the timing ones (runtime, samples and steps per second)."""
+    return {k: v for k, v in logs.items() if k.startswith("eval_") and not k.endswith(_SKIP_METRIC_SUFFIXES)}
 
 
 def _fmt(value: Any) -> str:
@@ -55,8 +51,8 @@ def _sparkline(values: list[float], width: int = 40) -> str:
         return ""
     if len(values) > width:  # average into `width` buckets
         size = len(values) / width
-        values = [sum(values[int(i * size):int((i + 1) * size)]) / max(1, len(values[int(i * size):int((i + 1) * size)]))
-                  for i in range(width)]
+        buckets = [values[int(i * size) : int((i + 1) * size)] for i in range(width)]
+        values = [sum(bucket) / max(1, len(bucket)) for bucket in buckets]
     lo, hi = min(values), max(values)
     blocks = "▁▂▃▄▅▆▇█"
     span = (hi - lo) or 1.0
@@ -76,8 +72,14 @@ class TrainingMonitor(TrainerCallback, widgets.VBox):
     # the Trainer leaves out its own progress bar when a callback says this
     replaces_progress_display = True
 
-    def __init__(self, mode: str = "auto", plot_interval: float = 2.0, show_final_figure: bool = True,
-                 figsize: tuple[float, float] = (10.0, 3.0), **kwargs: Any):
+    def __init__(
+        self,
+        mode: str = "auto",
+        plot_interval: float = 2.0,
+        show_final_figure: bool = True,
+        figsize: tuple[float, float] = (10.0, 3.0),
+        **kwargs: Any,
+    ):
         if mode not in ("auto", "widget", "text"):
             raise ValueError(f"mode must be 'auto', 'widget' or 'text', got {mode!r}.")
         self.mode = ("widget" if _in_notebook() else "text") if mode == "auto" else mode
@@ -85,17 +87,24 @@ class TrainingMonitor(TrainerCallback, widgets.VBox):
         self.show_final_figure = show_final_figure
         self.figsize = figsize
 
-        self.progress = widgets.IntProgress(value=0, min=0, max=1, description="Step",
-                                            layout=widgets.Layout(width="45%"))
+        self.progress = widgets.IntProgress(
+            value=0, min=0, max=1, description="Step", layout=widgets.Layout(width="45%")
+        )
         self.status = widgets.HTML("Waiting for training to start.")
-        self.stop_button = widgets.Button(description="Stop", icon="stop", button_style="danger",
-                                          tooltip="End training after the current step and save a checkpoint",
-                                          disabled=True)
+        self.stop_button = widgets.Button(
+            description="Stop",
+            icon="stop",
+            button_style="danger",
+            tooltip="End training after the current step and save a checkpoint",
+            disabled=True,
+        )
         self.stop_button.on_click(lambda _button: self.request_stop())
         self.plot = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
         self.metrics_table = widgets.HTML("")
-        super().__init__(children=[widgets.HBox([self.progress, self.stop_button]), self.status, self.plot,
-                                   self.metrics_table], **kwargs)
+        super().__init__(
+            children=[widgets.HBox([self.progress, self.stop_button]), self.status, self.plot, self.metrics_table],
+            **kwargs,
+        )
         self.stop_requested = False
         self.stopped_at_step: int | None = None
         self.checkpoints: list[str] = []
@@ -114,7 +123,10 @@ class TrainingMonitor(TrainerCallback, widgets.VBox):
 
     def __repr__(self) -> str:
         done = f"step {self.progress.value}/{self._max_steps}" if self._max_steps else "not started"
-        return f"<TrainingMonitor: {done}, {len(self.history['train'])} train logs, {len(self.history['eval'])} evaluations>"
+        return (
+            f"<TrainingMonitor: {done}, {len(self.history['train'])} train logs, "
+            f"{len(self.history['eval'])} evaluations>"
+        )
 
     def _repr_mimebundle_(self, **kwargs):
         self._shown = True
@@ -184,7 +196,7 @@ class TrainingMonitor(TrainerCallback, widgets.VBox):
             ax = axes[2]
             for name in metric_names:
                 steps, values = self.series(name)
-                ax.plot(steps, values, "o-", label=name[len("eval_"):])
+                ax.plot(steps, values, "o-", label=name[len("eval_") :])
             ax.set_title("eval metrics")
             ax.set_xlabel("step")
             ax.legend(loc="best", fontsize="small")
@@ -218,11 +230,14 @@ class TrainingMonitor(TrainerCallback, widgets.VBox):
     def _metrics_html(self) -> str:
         if not self.history["eval"]:
             return ""
-        columns = ["step", "epoch"] + [k for k in dict.fromkeys(k for r in self.history["eval"] for k in r)
-                                       if k not in ("step", "epoch")]
+        columns = ["step", "epoch"] + [
+            k for k in dict.fromkeys(k for r in self.history["eval"] for k in r) if k not in ("step", "epoch")
+        ]
         head = "".join(f"<th style='padding:0 8px'>{c.removeprefix('eval_')}</th>" for c in columns)
-        rows = "".join("<tr>" + "".join(f"<td style='padding:0 8px'>{_fmt(r.get(c, ''))}</td>" for c in columns) + "</tr>"
-                       for r in self.history["eval"])
+        rows = "".join(
+            "<tr>" + "".join(f"<td style='padding:0 8px'>{_fmt(r.get(c, ''))}</td>" for c in columns) + "</tr>"
+            for r in self.history["eval"]
+        )
         return f"<b>Evaluation</b><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
     # -- status line ----------------------------------------------------------------------------------
@@ -235,8 +250,10 @@ class TrainingMonitor(TrainerCallback, widgets.VBox):
 
     def status_text(self, state) -> str:
         elapsed = time.time() - self._start if self._start else 0.0
-        text = (f"step {state.global_step}/{self._max_steps} · epoch {state.epoch:.2f}/{self._num_epochs} · "
-                f"elapsed {_hms(elapsed)} · ETA {_hms(self.eta_seconds(state.global_step))}")
+        text = (
+            f"step {state.global_step}/{self._max_steps} · epoch {state.epoch:.2f}/{self._num_epochs} · "
+            f"elapsed {clock(elapsed)} · ETA {clock(self.eta_seconds(state.global_step))}"
+        )
         _, loss = self.series("loss")
         if loss:
             text += f" · loss {loss[-1]:.4f}"
@@ -267,8 +284,11 @@ class TrainingMonitor(TrainerCallback, widgets.VBox):
             self.status.value = self.status_text(state)
             self._redraw(force=True)
         else:
-            print(f"Training: {state.max_steps} steps, {state.num_train_epochs} epoch(s)"
-                  + (f", resuming at step {state.global_step}" if state.global_step else ""), flush=True)
+            print(
+                f"Training: {state.max_steps} steps, {state.num_train_epochs} epoch(s)"
+                + (f", resuming at step {state.global_step}" if state.global_step else ""),
+                flush=True,
+            )
 
     def on_step_end(self, args, state, control, **kwargs):
         self.progress.value = min(state.global_step, self.progress.max)
@@ -294,7 +314,7 @@ class TrainingMonitor(TrainerCallback, widgets.VBox):
             self.history["train"].append(row)
         elif any(k.startswith("eval_") for k in logs):
             row = {"step": step, "epoch": logs.get("epoch")}
-            row.update({k: v for k, v in logs.items() if k.startswith("eval_") and not k.endswith(_SKIP_METRIC_SUFFIXES)})
+            row.update(_eval_metrics(logs))
             self.history["eval"].append(row)
         elif "train_runtime" in logs:
             self.summary = dict(logs)
@@ -312,8 +332,8 @@ class TrainingMonitor(TrainerCallback, widgets.VBox):
         elif "loss" in logs:
             print(f"[{self.status_text(state)}] lr {_fmt(logs.get('learning_rate', float('nan')))}", flush=True)
         elif any(k.startswith("eval_") for k in logs):
-            shown = {k: v for k, v in logs.items() if k.startswith("eval_") and not k.endswith(_SKIP_METRIC_SUFFIXES)}
-            print(f"  eval @ step {state.global_step}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in shown.items()), flush=True)
+            shown = ", ".join(f"{k}={_fmt(v)}" for k, v in _eval_metrics(logs).items())
+            print(f"  eval @ step {state.global_step}: {shown}", flush=True)
 
     def on_save(self, args, state, control, **kwargs):
         self.checkpoints.append(os.path.join(args.output_dir, f"checkpoint-{state.global_step}"))
@@ -345,14 +365,16 @@ class TrainingMonitor(TrainerCallback, widgets.VBox):
             lines.append(f"Stopped by request at step {state.global_step}/{self._max_steps}{where}.")
         else:
             lines.append(f"Finished: step {state.global_step}/{self._max_steps}, epoch {state.epoch:.2f}.")
-        lines[-1] += f" Time {_hms(elapsed)}."
+        lines[-1] += f" Time {clock(elapsed)}."
         _, loss = self.series("loss")
         if loss:
             lines.append(f"train loss {loss[0]:.4f} -> {loss[-1]:.4f}  {_sparkline(loss)}")
         if self.history["eval"]:
             last = self.history["eval"][-1]
-            lines.append("last eval: " + ", ".join(f"{k.removeprefix('eval_')}={_fmt(v)}" for k, v in last.items()
-                                                  if k.startswith("eval_")))
+            lines.append(
+                "last eval: "
+                + ", ".join(f"{k.removeprefix('eval_')}={_fmt(v)}" for k, v in last.items() if k.startswith("eval_"))
+            )
         return "\n".join(lines)
 
 

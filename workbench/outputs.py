@@ -1,0 +1,141 @@
+"""What models return: ``ModelOutput``, a dict readable as attributes or as a tuple, and one class per shape
+of output (the reference's names), so ``out.logits``, ``out["logits"]`` and ``out[0]`` all work."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ModelOutput(dict):
+    """A model's outputs, readable as attributes, by key, or by position like a tuple.
+
+    ``out.logits``, ``out["logits"]`` and ``out[0]`` (when there is no loss) are the same tensor.
+    Fields left at ``None`` are not stored, so positions count only what was returned, as in the
+    reference.
+    """
+
+    fields: tuple[str, ...] = ()
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        values = dict(zip(self.fields, args))
+        values.update(kwargs)
+        unknown = set(values) - set(self.fields)
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no field(s) {sorted(unknown)}; fields: {self.fields}")
+        super().__init__((name, values[name]) for name in self.fields if values.get(name) is not None)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in type(self).fields:
+            return self.get(name)
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name not in type(self).fields:
+            raise AttributeError(f"{type(self).__name__} has no field {name!r}")
+        self[name] = value
+
+    def __getitem__(self, key: str | int | slice) -> Any:
+        if isinstance(key, str):
+            return super().__getitem__(key)
+        return self.to_tuple()[key]
+
+    def to_tuple(self) -> tuple:
+        return tuple(self[name] for name in self.fields if name in self)
+
+
+class BaseModelOutput(ModelOutput):
+    fields = ("last_hidden_state", "hidden_states", "attentions")
+
+
+class BaseModelOutputWithPooling(ModelOutput):
+    fields = ("last_hidden_state", "pooler_output", "hidden_states", "attentions")
+
+
+class MaskedLMOutput(ModelOutput):
+    fields = ("loss", "logits", "hidden_states", "attentions")
+
+
+class SequenceClassifierOutput(MaskedLMOutput):
+    pass
+
+
+class TokenClassifierOutput(MaskedLMOutput):
+    pass
+
+
+class MultipleChoiceModelOutput(MaskedLMOutput):
+    pass
+
+
+class QuestionAnsweringModelOutput(ModelOutput):
+    fields = ("loss", "start_logits", "end_logits", "hidden_states", "attentions")
+
+
+class BaseModelOutputWithPast(ModelOutput):
+    """A decoder's outputs; ``past_key_values`` is the KV cache to pass to the next call (also readable as
+    ``.cache``, the reference's newer name)."""
+
+    fields = ("last_hidden_state", "past_key_values", "hidden_states", "attentions")
+
+    @property
+    def cache(self):
+        return self.get("past_key_values")
+
+
+class CausalLMOutputWithPast(BaseModelOutputWithPast):
+    fields = ("loss", "logits", "past_key_values", "hidden_states", "attentions")
+
+
+class BaseModelOutputWithPastAndCrossAttentions(ModelOutput):
+    """An encoder-decoder's decoder on its own (``model.get_decoder()(...)``): a decoder's outputs plus the
+    cross-attentions over the encoder's states."""
+
+    fields = ("last_hidden_state", "past_key_values", "hidden_states", "attentions", "cross_attentions")
+
+
+class Seq2SeqModelOutput(ModelOutput):
+    """An encoder-decoder's outputs: the decoder's (``last_hidden_state``, self- and cross-attentions,
+    the cache) followed by the encoder's."""
+
+    fields = (
+        "last_hidden_state",
+        "past_key_values",
+        "decoder_hidden_states",
+        "decoder_attentions",
+        "cross_attentions",
+        "encoder_last_hidden_state",
+        "encoder_hidden_states",
+        "encoder_attentions",
+    )
+
+
+class Seq2SeqLMOutput(ModelOutput):
+    fields = (
+        "loss",
+        "logits",
+        "past_key_values",
+        "decoder_hidden_states",
+        "decoder_attentions",
+        "cross_attentions",
+        "encoder_last_hidden_state",
+        "encoder_hidden_states",
+        "encoder_attentions",
+    )
+
+
+class Seq2SeqSequenceClassifierOutput(Seq2SeqLMOutput):
+    pass
+
+
+def seq2seq_fields(encoder_outputs: BaseModelOutput, decoder_outputs: ModelOutput) -> dict[str, Any]:
+    """What every encoder-decoder output carries besides its own fields: the decoder's cache, hidden states and
+    attentions (self and cross), then the encoder's."""
+    return dict(
+        past_key_values=decoder_outputs.past_key_values,
+        decoder_hidden_states=decoder_outputs.hidden_states,
+        decoder_attentions=decoder_outputs.attentions,
+        cross_attentions=decoder_outputs.cross_attentions,
+        encoder_last_hidden_state=encoder_outputs.last_hidden_state,
+        encoder_hidden_states=encoder_outputs.hidden_states,
+        encoder_attentions=encoder_outputs.attentions,
+    )
