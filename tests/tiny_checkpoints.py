@@ -1,6 +1,7 @@
 """Tiny random checkpoints saved in local folders with real tokenizer files (BERT heads with the
-bert-base-uncased or MiniLM tokenizer, GPT-2, T5 and BART with theirs), and the real packaged MiniLM: the
-models of the pipeline, demo, Seq2SeqTrainer and CUDA tests (test files never import each other)."""
+bert-base-uncased or MiniLM tokenizer, GPT-2, T5 and BART with theirs), a tiny ViT with its image processor, and
+the real packaged MiniLM: the models of the pipeline, demo, widget, Seq2SeqTrainer and CUDA tests (test files never
+import each other)."""
 
 from __future__ import annotations
 
@@ -89,6 +90,16 @@ def tiny_gpt2(folder: Path, seed: int = 8) -> Path:
     return folder
 
 
+def gpt2_tokenizer_files(folder: Path) -> Path:
+    """GPT-2's byte-level BPE tokenizer (50257 tokens) in ``folder``: a real tokenizer for a tiny decoder of any
+    family whose vocab_size is at least 50257 (the text-generation pipeline tests)."""
+    for name in ("vocab.json", "merges.txt"):
+        shutil.copy(TOKENIZERS / "gpt2" / name, folder / name)
+    config = {"tokenizer_class": "GPT2Tokenizer", "model_max_length": 1024}
+    (folder / "tokenizer_config.json").write_text(json.dumps(config))
+    return folder
+
+
 def t5_tokenizer_files(folder: Path) -> None:
     shutil.copy(TOKENIZERS / "t5-small" / "spiece.model", folder / "spiece.model")
     config = {"tokenizer_class": "T5Tokenizer", "model_max_length": 512}
@@ -150,4 +161,31 @@ def tiny_bart(folder: Path, head: str, labels: list[str] | None = None, seed: in
     )
     getattr(workbench, f"Bart{head}")(config).eval().save_pretrained(folder)
     t5_tokenizer_files(folder)
+    return folder
+
+
+def tiny_vit(folder: Path, labels: list[str] | None = None, seed: int = 11) -> Path:
+    """A tiny random ViT (32 x 32 images, 4 x 4 patches of 8 pixels) with its image processor: an image classifier
+    when ``labels`` are given, else the bare model (image features)."""
+    import workbench
+
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    extra = (
+        {}
+        if labels is None
+        else {"id2label": dict(enumerate(labels)), "label2id": {label: i for i, label in enumerate(labels)}}
+    )
+    config = workbench.ViTConfig(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        image_size=32,
+        patch_size=8,
+        **extra,
+    )
+    model = workbench.ViTModel(config) if labels is None else workbench.ViTForImageClassification(config)
+    model.eval().save_pretrained(folder)
+    workbench.ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(folder)
     return folder

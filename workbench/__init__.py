@@ -35,6 +35,29 @@ _MODULE_EXPORTS = {
         "BatchEncoding",
         "PaddingStrategy",
         "TruncationStrategy",
+        "AutoImageProcessor",
+        "AutoFeatureExtractor",
+        "AutoProcessor",
+        "BatchFeature",
+        "ProcessorMixin",
+    ),
+    "processing.image_processing": (
+        "BaseImageProcessor",
+        "ViTImageProcessor",
+        "DeiTImageProcessor",
+        "BeitImageProcessor",
+        "ConvNextImageProcessor",
+        "BitImageProcessor",
+        "CLIPImageProcessor",
+        "SiglipImageProcessor",
+    ),
+    "processing.processor": ("CLIPProcessor", "SiglipProcessor", "VisionTextDualEncoderProcessor"),
+    "processing.feature_extraction": (
+        "WhisperFeatureExtractor",
+        "Wav2Vec2FeatureExtractor",
+        "WhisperProcessor",
+        "Wav2Vec2Processor",
+        "SequenceFeatureExtractor",
     ),
     # the model-specific tokenizer names (tests/test_tokenizer_defaults.py checks this list is complete)
     "processing.tokenizer_classes": (
@@ -45,6 +68,8 @@ _MODULE_EXPORTS = {
         "BertTokenizer",
         "BertTokenizerFast",
         "ByT5Tokenizer",
+        "CLIPTokenizer",
+        "CLIPTokenizerFast",
         "CamembertTokenizer",
         "CamembertTokenizerFast",
         "CodeLlamaTokenizer",
@@ -73,6 +98,9 @@ _MODULE_EXPORTS = {
         "RobertaTokenizerFast",
         "T5Tokenizer",
         "T5TokenizerFast",
+        "Wav2Vec2CTCTokenizer",
+        "WhisperTokenizer",
+        "WhisperTokenizerFast",
         "XLMRobertaTokenizer",
         "XLMRobertaTokenizerFast",
     ),
@@ -97,8 +125,10 @@ _MODULE_EXPORTS = {
         "DataCollatorForSeq2Seq",
     ),
     "pipelines": ("pipeline",),
+    "quantization": ("TorchAoConfig", "quantize_", "quantize_dynamic"),
 }
-_SUBMODULES = ("hub", "data", "tokenization_utils_base")  # importable as attributes: ``workbench.hub``
+# importable as attributes: ``workbench.hub``
+_SUBMODULES = ("hub", "data", "hardware", "tokenization_utils_base", "export")
 
 
 def _lazy_table() -> dict[str, str]:

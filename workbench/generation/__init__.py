@@ -31,6 +31,7 @@ The modules, named as in the reference:
 
     configuration_utils.py   GenerationConfig
     logits_process.py        LogitsProcessor, LogitsProcessorList and every processor and warper
+    whisper.py               Whisper's generate (language and task prompt, timestamps, word-level times)
     stopping_criteria.py     StoppingCriteria, StoppingCriteriaList, max length, eos and stop-string criteria
     streamers.py             TextStreamer, TextIteratorStreamer
     utils.py                 GenerationMixin (generate, greedy search and sampling), the Generate*Output classes
@@ -54,10 +55,13 @@ from .logits_process import (
     NoBadWordsLogitsProcessor,
     NoRepeatNGramLogitsProcessor,
     RepetitionPenaltyLogitsProcessor,
+    SuppressTokensAtBeginLogitsProcessor,
+    SuppressTokensLogitsProcessor,
     TemperatureLogitsWarper,
     TopKLogitsWarper,
     TopPLogitsWarper,
     TypicalLogitsWarper,
+    WhisperTimeStampLogitsProcessor,
 )
 from .stopping_criteria import (
     EosTokenCriteria,
@@ -108,10 +112,13 @@ __all__ = [
     "StopStringCriteria",
     "StoppingCriteria",
     "StoppingCriteriaList",
+    "SuppressTokensAtBeginLogitsProcessor",
+    "SuppressTokensLogitsProcessor",
     "TemperatureLogitsWarper",
     "TextIteratorStreamer",
     "TextStreamer",
     "TopKLogitsWarper",
     "TopPLogitsWarper",
     "TypicalLogitsWarper",
+    "WhisperTimeStampLogitsProcessor",
 ]

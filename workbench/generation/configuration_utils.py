@@ -49,6 +49,8 @@ class GenerationConfig:
         no_repeat_ngram_size=0,
         bad_words_ids=None,
         renormalize_logits=False,
+        suppress_tokens=None,  # ids never to generate (Whisper: its non-speech symbols)
+        begin_suppress_tokens=None,  # ids not allowed as the first new token (Whisper: a blank, end of text)
         length_penalty=1.0,  # beam search: score / length ** length_penalty
         diversity_penalty=0.0,  # diverse beam search: subtracted per earlier group that chose the token this step
         # outputs

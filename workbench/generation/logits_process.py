@@ -280,3 +280,104 @@ class LogitNormalization(LogitsProcessor):
 
     def __call__(self, input_ids, scores):
         return scores.log_softmax(dim=-1)
+
+
+# ------------------------------------------------------------------------------------------------
+# Token suppression and Whisper's timestamp rules
+# ------------------------------------------------------------------------------------------------
+
+
+class SuppressTokensLogitsProcessor(LogitsProcessor):
+    """Never generate ``suppress_tokens`` (Whisper's checkpoints list the non-speech symbols here)."""
+
+    def __init__(self, suppress_tokens):
+        self.suppress_tokens = torch.tensor(as_id_list(suppress_tokens), dtype=torch.long)
+
+    def __call__(self, input_ids, scores):
+        vocab_ids = torch.arange(scores.shape[-1], device=scores.device)
+        suppressed = torch.isin(
+            vocab_ids, self.suppress_tokens.to(scores.device)
+        )  # ids beyond the vocabulary match none
+        return scores.masked_fill(suppressed, -float("inf"))
+
+
+class SuppressTokensAtBeginLogitsProcessor(SuppressTokensLogitsProcessor):
+    """Do not start with ``begin_suppress_tokens``: they are banned only for the first generated token, the one
+    that follows ``begin_index`` prompt tokens (Whisper: no blank and no end of text right away)."""
+
+    def __init__(self, begin_suppress_tokens, begin_index: int):
+        super().__init__(begin_suppress_tokens)
+        self.begin_index = begin_index
+
+    def __call__(self, input_ids, scores):
+        if input_ids.shape[-1] != self.begin_index:
+            return scores
+        return super().__call__(input_ids, scores)
+
+
+class WhisperTimeStampLogitsProcessor(LogitsProcessor):
+    """The grammar of Whisper's timestamp tokens (<|0.00|>, <|0.02|>, ... <|30.00|>, the ids from
+    ``no_timestamps_token_id + 1`` on), as OpenAI's decoder enforces it. A transcript with timestamps reads
+
+        <|0.00|> Hello there.<|1.24|><|1.24|> How are you?<|2.80|><|endoftext|>
+
+    so, per row, counting the tokens generated after the ``begin_index`` prompt tokens:
+    - <|notimestamps|> is never generated;
+    - timestamps come in pairs (an end and the next start) except before <|endoftext|>: after two timestamps in a
+      row the next token is text; after a single one it is a timestamp or <|endoftext|>, not text;
+    - timestamps never go back: below the last one is forbidden (below last + 1 once a pair is complete);
+    - the first generated token is a timestamp, at most ``max_initial_timestamp_index`` steps after <|0.00|>;
+    - when the timestamps together are more probable than the best text token, a timestamp it is.
+
+    ``generate_config`` gives ``no_timestamps_token_id``, ``eos_token_id`` (else ``bos_token_id``) and
+    ``max_initial_timestamp_index`` (None: no limit). Text tokens are the ids below ``eos_token_id``.
+    """
+
+    def __init__(self, generate_config, begin_index: int, _detect_timestamp_from_logprob: bool | None = None):
+        self.no_timestamps_token_id = generate_config.no_timestamps_token_id
+        self.timestamp_begin = self.no_timestamps_token_id + 1
+        self.eos_token_id = generate_config.eos_token_id or generate_config.bos_token_id
+        self.begin_index = begin_index
+        self.max_initial_timestamp_index = getattr(generate_config, "max_initial_timestamp_index", None)
+        if _detect_timestamp_from_logprob is None:
+            _detect_timestamp_from_logprob = getattr(generate_config, "_detect_timestamp_from_logprob", True)
+        self._detect_timestamp_from_logprob = _detect_timestamp_from_logprob  # the last rule (tests switch it off)
+
+    def set_begin_index(self, begin_index: int) -> None:
+        self.begin_index = begin_index
+
+    def __call__(self, input_ids, scores):
+        scores = scores.clone()
+        scores[:, self.no_timestamps_token_id] = -float("inf")
+        first_allowed = []  # per row: the smallest timestamp id it may generate
+        for row, tokens in enumerate(input_ids[:, self.begin_index :].tolist()):
+            last_was_timestamp = len(tokens) >= 1 and tokens[-1] >= self.timestamp_begin
+            penultimate_was_timestamp = len(tokens) < 2 or tokens[-2] >= self.timestamp_begin
+            if last_was_timestamp:
+                if penultimate_was_timestamp:  # a pair is complete: text next
+                    scores[row, self.timestamp_begin :] = -float("inf")
+                else:  # a segment's end: its closing timestamp or the end of text, not more text
+                    scores[row, : self.eos_token_id] = -float("inf")
+            timestamps = [token for token in tokens if token >= self.timestamp_begin]
+            if not timestamps:
+                first_allowed.append(self.timestamp_begin)
+            elif last_was_timestamp and not penultimate_was_timestamp:
+                first_allowed.append(timestamps[-1])  # the closing timestamp may repeat the opening one
+            else:
+                first_allowed.append(timestamps[-1] + 1)  # never the same time again
+        vocab_ids = torch.arange(scores.shape[-1], device=scores.device)
+        first_allowed = torch.tensor(first_allowed, device=scores.device)[:, None]  # (batch, 1)
+        scores.masked_fill_((vocab_ids >= self.timestamp_begin) & (vocab_ids < first_allowed), -float("inf"))
+
+        if input_ids.shape[1] == self.begin_index:  # the first token: a timestamp, and an early one
+            scores[:, : self.timestamp_begin] = -float("inf")
+            if self.max_initial_timestamp_index is not None:
+                scores[:, self.timestamp_begin + self.max_initial_timestamp_index + 1 :] = -float("inf")
+
+        if self._detect_timestamp_from_logprob:
+            logprobs = F.log_softmax(scores.float(), dim=-1)
+            timestamp_logprob = logprobs[:, self.timestamp_begin :].logsumexp(dim=-1)  # (batch,)
+            best_text_logprob = logprobs[:, : self.timestamp_begin].max(dim=-1).values
+            timestamp_wins = (timestamp_logprob > best_text_logprob)[:, None]  # (batch, 1)
+            scores[:, : self.timestamp_begin].masked_fill_(timestamp_wins, -float("inf"))
+        return scores

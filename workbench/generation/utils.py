@@ -46,6 +46,8 @@ from .logits_process import (
     NoBadWordsLogitsProcessor,
     NoRepeatNGramLogitsProcessor,
     RepetitionPenaltyLogitsProcessor,
+    SuppressTokensAtBeginLogitsProcessor,
+    SuppressTokensLogitsProcessor,
     TemperatureLogitsWarper,
     TopKLogitsWarper,
     TopPLogitsWarper,
@@ -282,12 +284,15 @@ class GenerationMixin:
         processor_rows = {"contrastive_search": 1, "group_beam_search": group_size}.get(mode, rows)
         encoder_state = None
         if encoder_decoder:
-            # The encoder runs once; from here on the decoder's tokens are the "prompt" the loops extend.
-            input_ids, attention_mask = self._check_generation_inputs(
-                input_ids, attention_mask, config, encoder_decoder=True
-            )
+            # The encoder runs once (or its outputs are given); from here on the decoder's tokens are the "prompt"
+            # the loops extend.
+            if encoder_outputs is None or input_ids is not None:
+                input_ids, attention_mask = self._check_generation_inputs(
+                    input_ids, attention_mask, config, encoder_decoder=True
+                )
             encoder_state = self._run_encoder(input_ids, attention_mask, encoder_outputs, config, rows)
-            input_ids, attention_mask = self._decoder_prompt(decoder_input_ids, input_ids.shape[0], config), None
+            batch = encoder_state["outputs"].last_hidden_state.shape[0] // rows
+            input_ids, attention_mask = self._decoder_prompt(decoder_input_ids, batch, config), None
         else:
             input_ids, attention_mask = self._check_generation_inputs(input_ids, attention_mask, config)
         step = self._decoder_step(encoder_state)
@@ -540,6 +545,11 @@ class GenerationMixin:
             processors.append(ForcedBOSTokenLogitsProcessor(config.forced_bos_token_id))
         if config.forced_eos_token_id is not None:
             processors.append(ForcedEOSTokenLogitsProcessor(config.max_length, config.forced_eos_token_id))
+        if config.suppress_tokens is not None:
+            processors.append(SuppressTokensLogitsProcessor(config.suppress_tokens))
+        if config.begin_suppress_tokens is not None:  # the first new token; after a forced BOS, the one after it
+            begin_index = prompt_len + 1 if prompt_len == 1 and config.forced_bos_token_id is not None else prompt_len
+            processors.append(SuppressTokensAtBeginLogitsProcessor(config.begin_suppress_tokens, begin_index))
         if extra:
             processors.extend(extra)
         if config.do_sample:

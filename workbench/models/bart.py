@@ -286,18 +286,6 @@ def decoder_input_ids_from_labels(config: BartConfig, labels: torch.Tensor) -> t
 # ------------------------------------------------------------------------------------------------
 
 
-class ScaledEmbedding(nn.Embedding):
-    """Token embeddings multiplied by ``scale`` (sqrt(d_model) with ``scale_embedding``, else 1)."""
-
-    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None, scale: float):
-        super().__init__(num_embeddings, embedding_dim, padding_idx)
-        self.scale = scale
-
-    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
-        embeds = super().forward(input_ids)
-        return embeds * self.scale if self.scale != 1.0 else embeds
-
-
 class LearnedPositions(nn.Embedding):
     """BART's learned positions. The table has 2 extra rows at the start (a fairseq leftover): position p
     reads row p + 2, so ``max_position_embeddings`` positions need ``max_position_embeddings + 2`` rows."""
@@ -520,10 +508,10 @@ def embed_scale(config: BartConfig) -> float:
     return math.sqrt(config.d_model) if config.scale_embedding else 1.0
 
 
-def token_embedding(config: BartConfig, vocab_size: int) -> ScaledEmbedding:
+def token_embedding(config: BartConfig, vocab_size: int) -> layers.ScaledEmbedding:
     """An embedding table that scales inside (BART style) or not (Marian/Pegasus scale outside it)."""
     scale = embed_scale(config) if config.variant.scale_in_embedding else 1.0
-    return ScaledEmbedding(vocab_size, config.d_model, config.pad_token_id, scale)
+    return layers.ScaledEmbedding(vocab_size, config.d_model, config.pad_token_id, scale)
 
 
 class BartEncoder(nn.Module):

@@ -23,11 +23,10 @@ import torch
 from torch import nn
 
 from .. import layers
-from ..cache import KVCache, as_cache
+from ..cache import KVCache
 from ..configuration import PretrainedConfig
 from ..generation import GenerationMixin
-from ..modeling import GradientCheckpointingLayer, PreTrainedModel, check_inputs, checkpointing_use_cache
-from ..outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
+from ..modeling import GradientCheckpointingLayer, PreTrainedModel, check_inputs
 
 
 class GPT2Config(PretrainedConfig):
@@ -234,20 +233,13 @@ class GPT2Model(GPT2PreTrainedModel):
         config = self.config
         name = type(self).__name__
         check_inputs(input_ids, inputs_embeds, config.n_positions, name)
-        output_attentions = config.output_attentions if output_attentions is None else output_attentions
-        output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
-        use_cache = checkpointing_use_cache(self, config.use_cache if use_cache is None else use_cache, past_key_values)
-        kv = as_cache(past_key_values, len(self.h), use_cache)
-        past = kv.length if kv is not None else 0
+        run = self.decoder_pass(len(self.h), past_key_values, use_cache, output_attentions, output_hidden_states)
+        past = run.past_length
 
         if inputs_embeds is None:
             inputs_embeds = self.wte(input_ids)  # (batch, seq, hidden)
-        batch, seq = inputs_embeds.shape[:2]
-        if past + seq > config.n_positions:
-            raise ValueError(
-                f"{name} has {config.n_positions} positions, but the cache holds {past} tokens and {seq} more "
-                f"were given ({past + seq} in all). Shorten the prompt or generate fewer tokens."
-            )
+        seq = inputs_embeds.shape[1]
+        layers.check_decoder_length(past, seq, config.n_positions, name)
         if position_ids is None:  # left padding: count real tokens only
             position_ids = layers.decoder_positions(attention_mask, past, seq, inputs_embeds.device)
         hidden = inputs_embeds + self.wpe(position_ids)
@@ -257,26 +249,11 @@ class GPT2Model(GPT2PreTrainedModel):
             hidden = self.drop(hidden)
         additive_mask = layers.decoder_attention_mask(attention_mask, past, seq, hidden.dtype, hidden.device)
 
-        all_hidden = (hidden,) if output_hidden_states else None
-        all_attentions = () if output_attentions else None
+        run.record(hidden)
         for block in self.h:
-            hidden, weights = block(hidden, additive_mask, kv, output_attentions)
-            if output_hidden_states:
-                all_hidden += (hidden,)
-            if output_attentions:
-                all_attentions += (weights,)
-        if kv is not None:
-            kv.advance(seq)
-        hidden = self.ln_f(hidden)
-        if output_hidden_states:
-            all_hidden = all_hidden[:-1] + (hidden,)  # as the reference: the last entry is after ln_f
-        out = BaseModelOutputWithPast(
-            last_hidden_state=hidden,
-            past_key_values=kv if use_cache else None,
-            hidden_states=all_hidden,
-            attentions=all_attentions,
-        )
-        return self.format_output(out, return_dict)
+            hidden, weights = block(hidden, additive_mask, run.cache, run.output_attentions)
+            run.record(hidden, weights)
+        return self.format_output(run.finish(self.ln_f(hidden)), return_dict)
 
 
 class GPT2LMHeadModel(GenerationMixin, GPT2PreTrainedModel):
@@ -325,8 +302,4 @@ class GPT2LMHeadModel(GenerationMixin, GPT2PreTrainedModel):
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
         )
-        logits = self.lm_head(layers.keep_logits(base.last_hidden_state, logits_to_keep))  # (batch, kept, vocab)
-        loss = layers.causal_lm_loss(logits, labels) if labels is not None else None
-        return self.finish(
-            CausalLMOutputWithPast, base, return_dict, loss=loss, logits=logits, past_key_values=base.past_key_values
-        )
+        return self.causal_lm_output(base, labels, logits_to_keep, return_dict)

@@ -1,4 +1,4 @@
-"""The LLaMA family: LLaMA 1/2/3, CodeLlama, OpenLlama, Mistral, Mixtral and Qwen2 in one file.
+"""The LLaMA family: LLaMA 1/2/3, CodeLlama, OpenLlama, Mistral, Mixtral, Qwen2 and Qwen2-MoE in one file.
 
 They share one architecture; the variants are config switches, not copies:
 
@@ -12,10 +12,15 @@ They share one architecture; the variants are config switches, not copies:
     Mistral   sliding_window: a query sees only the last `sliding_window` keys
     Qwen2     bias on q/k/v (not on o); sliding window only on layers >= max_window_layers when enabled
     Mixtral   the MLP is a top-k mixture of experts (`block_sparse_moe`), default rope_theta 1e6
+    Qwen2-MoE Qwen2's attention; the MLP (`mlp`) is a top-k mixture of small experts plus a shared expert that
+              every token goes through, weighted by sigmoid(shared_expert_gate(x)). Which layers are sparse:
+              every `decoder_sparse_step`-th, except `mlp_only_layers` (those keep a dense MLP). The top-k
+              probabilities are renormalised to sum to 1 only with `norm_topk_prob` (Mixtral: always)
     rope_parameters / rope_scaling: rotary variants "default", "linear", "dynamic" (NTK), "llama3"
 
 Module names are the Hub's state-dict keys (``model.layers.0.self_attn.q_proj.weight``,
-``model.layers.0.block_sparse_moe.experts.3.w1.weight``), so checkpoints load with no key map.
+``model.layers.0.block_sparse_moe.experts.3.w1.weight``, ``model.layers.0.mlp.shared_expert_gate.weight``), so
+checkpoints load with no key map.
 """
 
 from __future__ import annotations
@@ -24,11 +29,10 @@ import torch
 from torch import nn
 
 from .. import layers
-from ..cache import KVCache, as_cache
+from ..cache import KVCache
 from ..configuration import PretrainedConfig
 from ..generation import GenerationMixin
-from ..modeling import GradientCheckpointingLayer, PreTrainedModel, check_inputs, checkpointing_use_cache
-from ..outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
+from ..modeling import GradientCheckpointingLayer, PreTrainedModel, check_inputs
 
 
 class LlamaConfig(PretrainedConfig):
@@ -101,9 +105,13 @@ class LlamaConfig(PretrainedConfig):
         """The attention window of one layer, or None for full (causal) attention."""
         window = getattr(self, "sliding_window", None)
         layer_types = getattr(self, "layer_types", None)
-        if window is None or (layer_types is not None and layer_types[layer_idx] != "sliding_attention"):
-            return None
+        if not window or (layer_types is not None and layer_types[layer_idx] != "sliding_attention"):
+            return None  # (no window: None, or 0 as Qwen2-MoE's files write it)
         return window
+
+    def is_sparse_layer(self, layer_idx: int) -> bool:
+        """Whether a layer's feed-forward is a mixture of experts: in all layers of Mixtral, in none of LLaMA's."""
+        return bool(getattr(self, "num_local_experts", None))
 
 
 class MistralConfig(LlamaConfig):
@@ -171,6 +179,60 @@ class Qwen2Config(LlamaConfig):
     o_bias = False
 
 
+class Qwen2MoeConfig(LlamaConfig):
+    model_type = "qwen2_moe"
+    defaults = {
+        **{k: v for k, v in LlamaConfig.defaults.items() if k not in ("attention_bias", "mlp_bias", "pretraining_tp")},
+        "vocab_size": 151936,
+        "hidden_size": 2048,
+        "intermediate_size": 5632,  # width of the dense MLP of the layers that have one (mlp_only_layers)
+        "num_hidden_layers": 24,
+        "num_attention_heads": 16,
+        "num_key_value_heads": 16,
+        "max_position_embeddings": 32768,
+        "bos_token_id": None,
+        "eos_token_id": None,
+        "qkv_bias": True,  # bias on the q/k/v projections (never on o_proj)
+        "use_sliding_window": False,
+        "sliding_window": 4096,
+        "max_window_layers": 28,
+        "layer_types": None,
+        "decoder_sparse_step": 1,  # every n-th layer is sparse (1: all of them)
+        "mlp_only_layers": None,  # indices of layers that keep a dense MLP anyway
+        "num_experts": 60,  # routed experts per sparse layer
+        "num_experts_per_tok": 4,  # each token goes to this many of them (top-k)
+        "moe_intermediate_size": 1408,  # width of each routed expert's SwiGLU
+        "shared_expert_intermediate_size": 5632,  # width of the shared expert's SwiGLU
+        "norm_topk_prob": False,  # renormalise the top-k router probabilities to sum to 1
+        "output_router_logits": False,  # True (training with a load-balancing loss) is refused with labels
+        "router_aux_loss_coef": 0.001,
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        if self.mlp_only_layers is None:
+            self.mlp_only_layers = []
+        if not self.use_sliding_window:
+            self.sliding_window = 0  # as the reference writes it
+        if self.layer_types is None:  # the reference's rule: even layers below max_window_layers slide
+            self.layer_types = [
+                "sliding_attention"
+                if self.use_sliding_window and i % 2 == 0 and i < self.max_window_layers
+                else "full_attention"
+                for i in range(self.num_hidden_layers)
+            ]
+
+    qkv_bias = True  # a config key here (the class attribute replaces LlamaConfig's property); o_proj: no bias
+    o_bias = False
+
+    def is_sparse_layer(self, layer_idx: int) -> bool:
+        return (
+            self.num_experts > 0
+            and layer_idx not in self.mlp_only_layers
+            and (layer_idx + 1) % self.decoder_sparse_step == 0
+        )
+
+
 # Tiny presets for tests and teaching: seconds to build and run on a CPU (``auto.tiny_config(name)`` builds one).
 _TINY = dict(
     vocab_size=128,
@@ -186,6 +248,14 @@ TINY_PRESETS = {
     "mistral-tiny-random": dict(_TINY, model_type="mistral", sliding_window=8),
     "mixtral-tiny-random": dict(_TINY, model_type="mixtral", intermediate_size=48, num_local_experts=4),
     "qwen2-tiny-random": dict(_TINY, model_type="qwen2"),
+    "qwen2_moe-tiny-random": dict(
+        _TINY,
+        model_type="qwen2_moe",
+        num_experts=4,
+        num_experts_per_tok=2,
+        moe_intermediate_size=16,
+        shared_expert_intermediate_size=32,
+    ),
 }
 
 
@@ -270,6 +340,29 @@ class MixtralBlockSparseTop2MLP(nn.Module):
         return self.w2(self.act(self.w1(hidden)) * self.w3(hidden))
 
 
+def route_to_experts(router_logits: torch.Tensor, top_k: int, normalize: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """(tokens, experts) router logits -> the k chosen experts of each token and their weights, (tokens, k) each:
+    the k largest of softmax(logits) (in float32), renormalised to sum to 1 when ``normalize``."""
+    router_probs = torch.softmax(router_logits.float(), dim=-1)  # (tokens, experts)
+    top_probs, top_experts = torch.topk(router_probs, top_k, dim=-1)  # (tokens, k)
+    if normalize:
+        top_probs = top_probs / top_probs.sum(dim=-1, keepdim=True)
+    return top_probs, top_experts
+
+
+def mix_experts(
+    tokens: torch.Tensor, experts: nn.ModuleList, top_probs: torch.Tensor, top_experts: torch.Tensor
+) -> torch.Tensor:
+    """sum over each token's chosen experts e of weight_e * expert_e(token): (tokens, hidden) -> (tokens, hidden).
+    Each expert runs once, on the tokens that chose it."""
+    out = torch.zeros_like(tokens)
+    for e in top_experts.unique().tolist():  # only the experts some token chose
+        token_idx, slot = torch.where(top_experts == e)
+        expert_out = experts[e](tokens[token_idx]) * top_probs[token_idx, slot, None]
+        out.index_add_(0, token_idx, expert_out.to(out.dtype))
+    return out
+
+
 class MixtralSparseMoeBlock(nn.Module):
     """Mixture of experts: a router picks the top-k experts per token and mixes their outputs.
 
@@ -289,25 +382,49 @@ class MixtralSparseMoeBlock(nn.Module):
         if self.training and self.jitter_noise > 0:
             hidden = hidden * torch.empty_like(hidden).uniform_(1.0 - self.jitter_noise, 1.0 + self.jitter_noise)
         tokens = hidden.reshape(-1, width)  # (tokens, hidden)
-        router_probs = torch.softmax(self.gate(tokens).float(), dim=-1)  # (tokens, experts)
-        top_probs, top_experts = torch.topk(router_probs, self.top_k, dim=-1)  # (tokens, k)
-        top_probs = top_probs / top_probs.sum(dim=-1, keepdim=True)
-        out = torch.zeros_like(tokens)
-        for e in top_experts.unique().tolist():  # only the experts some token chose
-            token_idx, slot = torch.where(top_experts == e)
-            expert_out = self.experts[e](tokens[token_idx]) * top_probs[token_idx, slot, None]
-            out.index_add_(0, token_idx, expert_out.to(out.dtype))
-        return out.reshape(batch, seq, width)
+        top_probs, top_experts = route_to_experts(self.gate(tokens), self.top_k, normalize=True)
+        return mix_experts(tokens, self.experts, top_probs, top_experts).reshape(batch, seq, width)
+
+
+class Qwen2MoeSparseMoeBlock(nn.Module):
+    """Qwen2-MoE's feed-forward: top-k routed experts plus a shared expert that sees every token.
+
+    out = sum over the k chosen experts e of probs[e] * expert_e(x)
+          + sigmoid(shared_expert_gate(x)) * shared_expert(x)
+    Experts are SwiGLU MLPs of width moe_intermediate_size; the shared one has width shared_expert_intermediate_size.
+    """
+
+    def __init__(self, config: Qwen2MoeConfig):
+        super().__init__()
+        self.top_k = config.num_experts_per_tok
+        self.normalize = config.norm_topk_prob
+        self.gate = nn.Linear(config.hidden_size, config.num_experts, bias=False)  # the router
+        self.experts = nn.ModuleList(
+            LlamaMLP(config, intermediate_size=config.moe_intermediate_size) for _ in range(config.num_experts)
+        )
+        self.shared_expert = LlamaMLP(config, intermediate_size=config.shared_expert_intermediate_size)
+        self.shared_expert_gate = nn.Linear(config.hidden_size, 1, bias=False)  # how much of it each token takes
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        batch, seq, width = hidden.shape
+        tokens = hidden.reshape(-1, width)  # (tokens, hidden)
+        top_probs, top_experts = route_to_experts(self.gate(tokens), self.top_k, self.normalize)
+        top_probs = top_probs.to(tokens.dtype)  # the expert outputs are weighed in the model's dtype (Mixtral: float32)
+        routed = mix_experts(tokens, self.experts, top_probs, top_experts)
+        shared = torch.sigmoid(self.shared_expert_gate(tokens)) * self.shared_expert(tokens)  # (tokens, hidden)
+        return (routed + shared).reshape(batch, seq, width)
 
 
 class LlamaDecoderLayer(GradientCheckpointingLayer):
     def __init__(self, config: LlamaConfig, layer_idx: int):
         super().__init__()
         self.self_attn = LlamaAttention(config, layer_idx)
-        if getattr(config, "num_local_experts", None):
-            self.block_sparse_moe = MixtralSparseMoeBlock(config)
-        else:
+        if not config.is_sparse_layer(layer_idx):
             self.mlp = LlamaMLP(config)
+        elif isinstance(config, Qwen2MoeConfig):
+            self.mlp = Qwen2MoeSparseMoeBlock(config)
+        else:
+            self.block_sparse_moe = MixtralSparseMoeBlock(config)
         self.input_layernorm = LlamaRMSNorm(config.hidden_size, eps=config.rms_norm_eps)
         self.post_attention_layernorm = LlamaRMSNorm(config.hidden_size, eps=config.rms_norm_eps)
 
@@ -366,48 +483,27 @@ class LlamaModel(LlamaPreTrainedModel):
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
     ):
-        name = type(self).__name__
-        check_inputs(input_ids, inputs_embeds, None, name)
-        config = self.config
-        output_attentions = config.output_attentions if output_attentions is None else output_attentions
-        output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
-        use_cache = getattr(config, "use_cache", True) if use_cache is None else use_cache
-        use_cache = checkpointing_use_cache(self, use_cache, past_key_values)
-        kv = as_cache(past_key_values, len(self.layers), use_cache)
-        past = kv.length if kv is not None else 0
+        check_inputs(input_ids, inputs_embeds, None, type(self).__name__)
+        run = self.decoder_pass(len(self.layers), past_key_values, use_cache, output_attentions, output_hidden_states)
+        past = run.past_length
 
         hidden = self.embed_tokens(input_ids) if inputs_embeds is None else inputs_embeds  # (batch, seq, hidden)
-        batch, seq = hidden.shape[:2]
+        seq = hidden.shape[1]
         if position_ids is None:  # left padding: count real tokens only
             position_ids = layers.decoder_positions(attention_mask, past, seq, hidden.device)
         cos, sin = self.rotary_emb(position_ids, hidden.dtype)  # (batch, seq, head_dim)
         masks: dict = {}  # one additive mask per distinct window size
 
-        all_hidden = (hidden,) if output_hidden_states else None
-        all_attentions = () if output_attentions else None
+        run.record(hidden)
         for layer in self.layers:
             window = layer.self_attn.sliding_window
             if window not in masks:
                 masks[window] = layers.decoder_attention_mask(
                     attention_mask, past, seq, hidden.dtype, hidden.device, window
                 )
-            hidden, weights = layer(hidden, cos, sin, masks[window], kv, output_attentions)
-            if output_hidden_states:
-                all_hidden += (hidden,)
-            if output_attentions:
-                all_attentions += (weights,)
-        if kv is not None:
-            kv.advance(seq)
-        hidden = self.norm(hidden)
-        if output_hidden_states:
-            all_hidden = all_hidden[:-1] + (hidden,)  # as the reference: the last entry is after the final norm
-        out = BaseModelOutputWithPast(
-            last_hidden_state=hidden,
-            past_key_values=kv if use_cache else None,
-            hidden_states=all_hidden,
-            attentions=all_attentions,
-        )
-        return self.format_output(out, return_dict)
+            hidden, weights = layer(hidden, cos, sin, masks[window], run.cache, run.output_attentions)
+            run.record(hidden, weights)
+        return self.format_output(run.finish(self.norm(hidden)), return_dict)
 
 
 class LlamaForCausalLM(GenerationMixin, LlamaPreTrainedModel):
@@ -444,6 +540,12 @@ class LlamaForCausalLM(GenerationMixin, LlamaPreTrainedModel):
         return_dict: bool | None = None,
         logits_to_keep: int | torch.Tensor = 0,
     ):
+        if labels is not None and getattr(self.config, "output_router_logits", False):
+            raise ValueError(
+                "config.output_router_logits=True asks for the mixture of experts' load-balancing loss to be added to "
+                "the training loss, which workbench does not implement (the loss would differ from the reference's). "
+                "Set model.config.output_router_logits = False to train on the language-modelling loss alone."
+            )
         base = self.run_base(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -454,13 +556,46 @@ class LlamaForCausalLM(GenerationMixin, LlamaPreTrainedModel):
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
         )
-        logits = self.lm_head(layers.keep_logits(base.last_hidden_state, logits_to_keep))  # (batch, kept, vocab)
-        loss = layers.causal_lm_loss(logits, labels) if labels is not None else None
-        return self.finish(
-            CausalLMOutputWithPast, base, return_dict, loss=loss, logits=logits, past_key_values=base.past_key_values
+        return self.causal_lm_output(base, labels, logits_to_keep, return_dict)
+
+
+class LlamaForSequenceClassification(LlamaPreTrainedModel):
+    """The model read at each row's last non-padding token (``config.pad_token_id``): logits (batch, num_labels)."""
+
+    def __init__(self, config: LlamaConfig):
+        super().__init__(config)
+        self.model = LlamaModel(config)
+        self.score = nn.Linear(config.hidden_size, config.num_labels, bias=False)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        past_key_values=None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        use_cache: bool | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+    ):
+        base = self.run_base(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            past_key_values=past_key_values,
+            inputs_embeds=inputs_embeds,
+            use_cache=use_cache,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
         )
+        return self.sequence_classification_output(base, input_ids, attention_mask, labels, return_dict)
 
 
 # The variants are the same classes reading their own config (exported under their Hub names).
-MistralModel = MixtralModel = Qwen2Model = LlamaModel
-MistralForCausalLM = MixtralForCausalLM = Qwen2ForCausalLM = LlamaForCausalLM
+MistralModel = MixtralModel = Qwen2Model = Qwen2MoeModel = LlamaModel
+MistralForCausalLM = MixtralForCausalLM = Qwen2ForCausalLM = Qwen2MoeForCausalLM = LlamaForCausalLM
+MistralForSequenceClassification = MixtralForSequenceClassification = LlamaForSequenceClassification
+Qwen2ForSequenceClassification = Qwen2MoeForSequenceClassification = LlamaForSequenceClassification

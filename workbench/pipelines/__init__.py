@@ -12,7 +12,15 @@ takes the first pair of the model config's ``task_specific_params``, as the refe
 
 Without a task, ``pipeline(model=...)`` reads it from the checkpoint's architectures (``GPT2LMHeadModel`` ->
 text-generation); a sequence classifier with an "entailment" label is an NLI model, whose task on the Hub is
-zero-shot-classification.
+zero-shot-classification; a vision model without a head is for image-feature-extraction.
+
+Tasks on images (image-classification, image-feature-extraction) load the checkpoint's image processor
+(``AutoImageProcessor``) instead of a tokenizer, or take ``image_processor=`` / ``processor=``.
+
+Tasks on audio (automatic-speech-recognition, audio-classification) load the checkpoint's feature extractor
+(``AutoFeatureExtractor``), and speech recognition its tokenizer too, or take ``feature_extractor=`` /
+``tokenizer=`` / ``processor=``. Speech recognition loads a CTC model (Wav2Vec2ForCTC, ...) or, for a checkpoint
+that has no CTC head, a speech seq2seq model (Whisper), as the reference does.
 """
 
 from __future__ import annotations
@@ -37,6 +45,11 @@ class Task:
     default: tuple[str, str] | None  # the reference's (v4.37) default checkpoint and revision
     # class-name fragments of models whose head fits, for checkpoints named by their config's architectures
     heads: tuple[str, ...] = ()
+    inputs: str = "text"  # what the task takes: "text" (a tokenizer prepares it) or "image" (an image processor)
+    # or "audio" (a feature extractor)
+    # Auto classes tried after ``auto_class``, in order, for a model whose family has no head of the first kind
+    # (speech recognition: CTC models, then speech seq2seq models)
+    more_auto_classes: tuple[str, ...] = ()
 
 
 TASKS: dict[str, Task] = {
@@ -97,7 +110,46 @@ TASKS: dict[str, Task] = {
         ("t5-base", "686f1db"),
         ("ForConditionalGeneration", "ForSeq2SeqLM"),
     ),
+    "image-classification": Task(
+        "image_classification:ImageClassificationPipeline",
+        "AutoModelForImageClassification",
+        ("google/vit-base-patch16-224", "5dca96d"),
+        ("ForImageClassification", "ForImageClassificationWithTeacher"),
+        inputs="image",
+    ),
+    # Not in v4.37 (it arrived in v4.38): the default of the later v4 releases and the current reference.
+    "image-feature-extraction": Task(
+        "image_feature_extraction:ImageFeatureExtractionPipeline",
+        "AutoModel",
+        ("google/vit-base-patch16-224", "3f49326"),
+        ("Model",),
+        inputs="image",
+    ),
+    "automatic-speech-recognition": Task(
+        "automatic_speech_recognition:AutomaticSpeechRecognitionPipeline",
+        "AutoModelForCTC",
+        ("facebook/wav2vec2-base-960h", "55bb623"),
+        ("ForCTC", "ForConditionalGeneration", "ForSpeechSeq2Seq"),
+        inputs="audio",
+        more_auto_classes=("AutoModelForSpeechSeq2Seq",),
+    ),
+    "audio-classification": Task(
+        "audio_classification:AudioClassificationPipeline",
+        "AutoModelForAudioClassification",
+        ("superb/wav2vec2-base-superb-ks", "372e048"),
+        ("ForSequenceClassification", "ForAudioClassification"),
+        inputs="audio",
+    ),
+    "zero-shot-image-classification": Task(
+        "zero_shot_image_classification:ZeroShotImageClassificationPipeline",
+        "AutoModelForZeroShotImageClassification",
+        ("openai/clip-vit-base-patch32", "f4881ba"),
+        ("CLIPModel", "SiglipModel", "VisionTextDualEncoderModel"),
+        inputs="image+text",
+    ),
 }
+# Tasks that take any model and read its first output (no head is checked).
+_ANY_HEAD = ("feature-extraction", "image-feature-extraction")
 # The reference's default translation checkpoints, by (source, target) language.
 TRANSLATION_DEFAULTS = {
     ("en", "fr"): ("t5-base", "686f1db"),
@@ -152,19 +204,24 @@ def _infer_task(model: Any) -> str:
     if isinstance(model, (str, os.PathLike)):
         config = load_config_dict(model)
         architectures, labels = list(config.get("architectures") or []), (config.get("id2label") or {}).values()
+        model_type = config.get("model_type")
     else:
         architectures = [type(model).__name__]
         labels = (getattr(getattr(model, "config", None), "id2label", None) or {}).values()
+        model_type = getattr(getattr(model, "config", None), "model_type", None)
+    inputs = _inputs_of(model_type)
     for arch in architectures:
         if arch.endswith("ForSequenceClassification") and any(str(x).lower().startswith("entail") for x in labels):
             return "zero-shot-classification"
         for task, spec in TASKS.items():
-            if task in ("feature-extraction", "zero-shot-classification", "summarization", "translation"):
+            if task in (*_ANY_HEAD, "zero-shot-classification", "summarization", "translation"):
+                continue
+            if inputs is not None and spec.inputs != inputs:  # a Whisper's head is not text2text-generation's
                 continue
             if any(arch.endswith(head) for head in spec.heads):
                 return task
         if arch.endswith("Model") and "For" not in arch:  # a base model without a head
-            return "feature-extraction"
+            return "image-feature-extraction" if _inputs_of(model_type) == "image" else "feature-extraction"
     raise ValueError(
         f"Cannot tell the task of {model!r} (architectures: {architectures or 'none listed'}); "
         f"name it: pipeline('text-classification', model=...). Tasks: {', '.join(supported_tasks())}."
@@ -182,8 +239,104 @@ def _translation_languages(model: Any) -> dict[str, str]:
     return {}
 
 
+def _inputs_of(model_type: str | None) -> str | None:
+    """What a model family takes, from the registry: "text", "image", "audio" (a family whose checkpoints use an
+    audio feature extractor), or None (text and images, unknown)."""
+    from ..models.auto import MODEL_TYPES
+    from ..processing.processor import PREPARERS
+
+    family = MODEL_TYPES.get(model_type)
+    kind = family.processor if family is not None else None
+    if any(model_type in p.model_types for p in PREPARERS.values() if p.module == "feature_extraction"):
+        return "audio"
+    return {"tokenizer": "text", "image_processor": "image"}.get(kind)
+
+
+def _check_inputs(task: str, spec: Task, model_type: str | None) -> None:
+    """Refuse a model whose inputs are not the task's (a ViT for feature-extraction, a BERT for an image task)."""
+    inputs = _inputs_of(model_type)
+    if inputs is None or inputs == spec.inputs:
+        return
+    fits = [name for name, other in TASKS.items() if other.inputs == inputs and other.auto_class == spec.auto_class]
+    hint = f" Use {fits[0]!r} instead." if fits else ""
+    nouns = {"text": "text", "image": "images", "audio": "audio", "image+text": "images and texts"}
+    raise PipelineModelError(
+        f"The {task} pipeline takes {nouns[spec.inputs]}, but this model ({model_type}) takes {nouns[inputs]}.{hint}"
+    )
+
+
+def _load_image_processor(task: str, image_processor: Any, hub_kwargs: dict):
+    """An image processor object from an id or folder (its preprocessor_config.json)."""
+    from .. import hub
+    from ..processing import AutoImageProcessor
+
+    try:
+        return AutoImageProcessor.from_pretrained(image_processor, **hub_kwargs)
+    except hub.CheckpointNotFoundError as e:
+        raise PipelineModelError(
+            f"{e} The {task} pipeline prepares images with the checkpoint's image processor: save one next to the "
+            "model (e.g. ViTImageProcessor(size={'height': 224, 'width': 224}).save_pretrained(folder)), or pass "
+            f"it: pipeline({task!r}, model=..., image_processor=ViTImageProcessor(...))."
+        ) from e
+
+
 def _auto_class(name: str):
     return getattr(importlib.import_module("..models.auto", __name__), name)
+
+
+def _auto_class_for(spec: Task, model_name: str, hub_kwargs: dict) -> str:
+    """The Auto class that loads ``model_name`` for the task: ``spec.auto_class``, or the first of
+    ``spec.more_auto_classes`` whose head the checkpoint's family has (a Whisper for speech recognition)."""
+    if not spec.more_auto_classes:
+        return spec.auto_class
+    from ..configuration import load_config_dict
+    from ..models.auto import AUTO_MODEL_CLASSES, MODEL_TYPES
+
+    family = MODEL_TYPES.get(load_config_dict(model_name, **hub_kwargs).get("model_type"))
+    for name in (spec.auto_class, *spec.more_auto_classes):
+        if family is not None and AUTO_MODEL_CLASSES[name] in family.tasks:
+            return name
+    return spec.auto_class  # its error names the model type and the families that have the head
+
+
+def _audio_preparers(task: str, model: Any, model_name, feature_extractor, tokenizer, processor, hub_kwargs: dict):
+    """(feature extractor, tokenizer, processor) of an audio task: those given, the parts of a processor (an object
+    or an id), else the model checkpoint's own. Speech recognition needs a tokenizer too; classification does not."""
+    from .. import hub
+    from ..processing import AutoFeatureExtractor, AutoProcessor
+
+    if isinstance(processor, (str, os.PathLike)):
+        processor = AutoProcessor.from_pretrained(processor, **hub_kwargs)
+    if processor is not None and not hasattr(processor, "feature_extractor"):
+        if feature_extractor is None:  # the processor of a checkpoint without a tokenizer: its feature extractor
+            feature_extractor = processor
+        processor = None
+    elif processor is not None:
+        feature_extractor = processor.feature_extractor if feature_extractor is None else feature_extractor
+        tokenizer = processor.tokenizer if tokenizer is None else tokenizer
+    needed = [("feature_extractor", feature_extractor)]
+    if task == "automatic-speech-recognition":
+        needed.append(("tokenizer", tokenizer))
+    for name, part in needed:
+        if part is None and not model_name:
+            raise ValueError(
+                f"Cannot tell which {name.replace('_', ' ')} goes with this {type(model).__name__} object; pass "
+                f"{name}=... (an object, a Hub id or a local folder), or processor=..."
+            )
+    if feature_extractor is None:
+        feature_extractor = model_name
+    if isinstance(feature_extractor, (str, os.PathLike)):
+        try:
+            feature_extractor = AutoFeatureExtractor.from_pretrained(feature_extractor, **hub_kwargs)
+        except hub.CheckpointNotFoundError as e:
+            raise PipelineModelError(
+                f"{e} The {task} pipeline prepares audio with the checkpoint's feature extractor: save one next to "
+                "the model (e.g. WhisperFeatureExtractor().save_pretrained(folder)), or pass it: "
+                f"pipeline({task!r}, model=..., feature_extractor=...)."
+            ) from e
+    if tokenizer is None and task == "automatic-speech-recognition":
+        tokenizer = model_name
+    return feature_extractor, tokenizer, processor
 
 
 def _default_model(task: str, spec: Task, task_options: dict, hub_kwargs: dict) -> tuple[str, str]:
@@ -278,9 +431,10 @@ def pipeline(
         load_kwargs = {**hub_kwargs, **model_kwargs}
         if config is not None and not isinstance(config, (str, os.PathLike)):
             load_kwargs["config"] = config
-        model = _auto_class(spec.auto_class).from_pretrained(model_name, **load_kwargs)
+        model = _auto_class(_auto_class_for(spec, model_name, hub_kwargs)).from_pretrained(model_name, **load_kwargs)
     else:
         model_name = getattr(getattr(model, "config", None), "_name_or_path", None) or None
+        _check_inputs(task, spec, getattr(getattr(model, "config", None), "model_type", None))
         if torch_dtype is not None:
             model = model.to(_dtype(torch_dtype))
 
@@ -297,9 +451,50 @@ def pipeline(
     if task == "translation" and not task_options:
         task_options = _translation_languages(model)
 
-    if tokenizer is None and processor is not None:
+    if spec.inputs == "image":
+        if tokenizer is not None:
+            raise ValueError(
+                f"The {task} pipeline takes images and needs no tokenizer; to choose how images are prepared, pass "
+                "image_processor=... (an image processor object, a Hub id or a local folder)."
+            )
+        if image_processor is None and feature_extractor is not None:  # the reference's older name for it
+            image_processor, feature_extractor = feature_extractor, None
+        if image_processor is None and isinstance(processor, (str, os.PathLike)):
+            from ..processing import AutoProcessor
+
+            processor = AutoProcessor.from_pretrained(processor, **hub_kwargs)
+        if image_processor is None and processor is not None and not hasattr(processor, "image_processor"):
+            image_processor, processor = processor, None  # an image-only checkpoint's processor is its image processor
+        if image_processor is None and processor is None:
+            if not model_name:
+                raise ValueError(
+                    f"Cannot tell which image processor goes with this {type(model).__name__} object; pass "
+                    "image_processor=... (an image processor object, a Hub id or a local folder)."
+                )
+            image_processor = model_name
+        if isinstance(image_processor, (str, os.PathLike)):
+            image_processor = _load_image_processor(task, image_processor, hub_kwargs)
+    elif spec.inputs == "image+text":  # a processor: an image processor and a tokenizer (CLIPProcessor)
+        if processor is None and (image_processor is None or tokenizer is None):
+            if not model_name:
+                raise ValueError(
+                    f"Cannot tell which processor goes with this {type(model).__name__} object; pass processor=... "
+                    "(e.g. a CLIPProcessor), or image_processor=... and tokenizer=..."
+                )
+            processor = model_name
+        if isinstance(processor, (str, os.PathLike)):
+            from ..processing import AutoProcessor
+
+            processor = AutoProcessor.from_pretrained(processor, **hub_kwargs)
+        if isinstance(image_processor, (str, os.PathLike)):
+            image_processor = _load_image_processor(task, image_processor, hub_kwargs)
+    elif spec.inputs == "audio":
+        feature_extractor, tokenizer, processor = _audio_preparers(
+            task, model, model_name, feature_extractor, tokenizer, processor, hub_kwargs
+        )
+    elif tokenizer is None and processor is not None:
         tokenizer = getattr(processor, "tokenizer", None)
-    if tokenizer is None:
+    if tokenizer is None and spec.inputs == "text":
         if not model_name:
             raise ValueError(
                 f"Cannot tell which tokenizer goes with this {type(model).__name__} object; pass "
@@ -333,11 +528,14 @@ def pipeline(
 
 
 def _check_architectures(task: str, spec: Task, model_name: str, hub_kwargs: dict) -> None:
-    """Refuse a checkpoint saved with a head of another task (it would get a random head and answer noise)."""
+    """Refuse a checkpoint saved with a head of another task (it would get a random head and answer noise), or made
+    for other inputs."""
     from ..configuration import load_config_dict
 
-    architectures = load_config_dict(model_name, **hub_kwargs).get("architectures") or []
-    if not architectures or task == "feature-extraction":
+    config = load_config_dict(model_name, **hub_kwargs)
+    _check_inputs(task, spec, config.get("model_type"))
+    architectures = config.get("architectures") or []
+    if not architectures or task in _ANY_HEAD:
         return
     if any(head in arch for arch in architectures for head in spec.heads):
         return

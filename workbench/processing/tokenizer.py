@@ -38,7 +38,7 @@ from ..hub import CheckpointNotFoundError, atomic_write_text, pop_hub_kwargs, re
 from .batch_encoding import BatchEncoding
 from .chat_template import read_chat_template, render_conversations, select_chat_template
 from .padding import padding_truncation_strategies
-from .tokenizer_families import MODEL_TYPE_TOKENIZERS, bos_eos_template, family_of, token_str
+from .tokenizer_families import MODEL_TYPE_TOKENIZERS, bos_eos_template, family_of, token_str, tokenizer_class_with_code
 from .tokenizer_files import backend_from_raw_files
 from .tokenizer_training import train_backend
 
@@ -196,6 +196,8 @@ class PreTrainedTokenizerFast:
         config.update(kwargs)
         if cls.default_tokenizer_class:
             config["tokenizer_class"] = cls.default_tokenizer_class
+        elif own_class := tokenizer_class_with_code(config.get("tokenizer_class")):
+            return own_class.from_pretrained(name_or_path, **hub_kwargs, **kwargs)  # e.g. CTC decoding
         config["name_or_path"] = os.fspath(name_or_path)
 
         if path := find("tokenizer.json"):

@@ -14,8 +14,11 @@ The reference v4 had a slow (Python) and a fast (Rust) class per family; there i
 
 from __future__ import annotations
 
+from .ctc_tokenizer import Wav2Vec2CTCTokenizer as Wav2Vec2CTCTokenizer  # speech: CTC decoding is code of its own
 from .tokenizer import PreTrainedTokenizerFast
 from .tokenizer_families import FAMILIES
+from .whisper_tokenizer import WhisperTokenizer as WhisperTokenizer  # speech: the prompt and timestamps too
+from .whisper_tokenizer import WhisperTokenizerFast as WhisperTokenizerFast
 
 
 def tokenizer_class(name: str) -> type[PreTrainedTokenizerFast]:
@@ -55,6 +58,8 @@ NllbTokenizer = NllbTokenizerFast = tokenizer_class("NllbTokenizer")
 M2M100Tokenizer = tokenizer_class("M2M100Tokenizer")
 MarianTokenizer = tokenizer_class("MarianTokenizer")
 PegasusTokenizer = PegasusTokenizerFast = tokenizer_class("PegasusTokenizer")
+# image-text
+CLIPTokenizer = CLIPTokenizerFast = tokenizer_class("CLIPTokenizer")
 
 # every name above: the classes and their ...Fast names
 __all__ = sorted(

@@ -60,6 +60,14 @@ def _t5_template(tok: PreTrainedTokenizerFast) -> processors.PostProcessor:
     )
 
 
+def _clip_template(tok: PreTrainedTokenizerFast) -> processors.PostProcessor:
+    """``<|startoftext|> A <|endoftext|>`` and ``... A <|endoftext|> <|endoftext|> B <|endoftext|>`` (RoBERTa's
+    layout with CLIP's tokens, no offset trimming)."""
+    return processors.RobertaProcessing(
+        (tok.eos_token, tok.eos_token_id), (tok.bos_token, tok.bos_token_id), trim_offsets=False, add_prefix_space=False
+    )
+
+
 def bos_eos_template(tok: PreTrainedTokenizerFast) -> processors.PostProcessor:
     """``[bos] A [eos]`` and ``[bos] A [eos] [bos] B [eos]``, as ``add_bos_token`` / ``add_eos_token`` say."""
     add_bos = tok.add_bos_token and tok.bos_token is not None
@@ -233,6 +241,29 @@ FAMILIES: dict[str, TokenizerFamily] = {
         template=None,
         extra_special_tokens=_pegasus_extra_tokens,
     ),
+    # image-text: CLIP's lower-cased byte-level BPE, words ending in </w> (SigLIP's SentencePiece is not read here)
+    "CLIPTokenizer": TokenizerFamily(
+        {
+            "bos_token": "<|startoftext|>",
+            "eos_token": "<|endoftext|>",
+            "unk_token": "<|endoftext|>",
+            "pad_token": "<|endoftext|>",
+        },
+        _clip_template,
+        raw_format="vocab.json + merges.txt (CLIP)",
+    ),
+    # speech: CTC letters (its class, with CTC decoding, is processing.ctc_tokenizer's)
+    "Wav2Vec2CTCTokenizer": TokenizerFamily(
+        {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>"},
+        template=None,  # no special tokens around a text
+        raw_format="vocab.json (characters)",
+    ),
+    # speech: Whisper's byte-level BPE (its class, with the decoder's prompt and timestamps, is whisper_tokenizer's)
+    "WhisperTokenizer": TokenizerFamily(
+        {"bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>", "unk_token": "<|endoftext|>"},
+        template=None,  # the prompt template is the class's (set_prefix_tokens)
+        raw_format="vocab.json + merges.txt",
+    ),
 }
 GENERIC_FAMILY = TokenizerFamily({})  # a tokenizer.json whose config names no known class
 
@@ -260,7 +291,27 @@ MODEL_TYPE_TOKENIZERS = {
     "marian": "MarianTokenizer",
     "pegasus": "PegasusTokenizer",
     "m2m_100": "M2M100Tokenizer",
+    "wav2vec2": "Wav2Vec2CTCTokenizer",
+    "hubert": "Wav2Vec2CTCTokenizer",
+    "data2vec-audio": "Wav2Vec2CTCTokenizer",
+    "whisper": "WhisperTokenizer",
+    "clip": "CLIPTokenizer",
+    "clip_text_model": "CLIPTokenizer",
 }
+
+# Tokenizer classes with code of their own (not only a family's defaults) -> their module in workbench.processing.
+# AutoTokenizer returns an instance of the class when a checkpoint's files name it (or its model_type implies it).
+TOKENIZER_CLASS_MODULES = {"Wav2Vec2CTCTokenizer": "ctc_tokenizer", "WhisperTokenizer": "whisper_tokenizer"}
+
+
+def tokenizer_class_with_code(tokenizer_class: str | None) -> type[PreTrainedTokenizerFast] | None:
+    """The class named ``tokenizer_class`` (``"Wav2Vec2CTCTokenizer"``) where it has code of its own, else None."""
+    name = family_name(tokenizer_class)
+    if name not in TOKENIZER_CLASS_MODULES:
+        return None
+    import importlib
+
+    return getattr(importlib.import_module(f".{TOKENIZER_CLASS_MODULES[name]}", __package__), name)
 
 
 def family_name(tokenizer_class: str | None) -> str | None:

@@ -5,13 +5,16 @@ has wins):
 
 1. ``tokenizer.json``: the backend's own serialization, loaded as it is (by ``PreTrainedTokenizerFast``).
 2. ``vocab.txt``: BERT's WordPiece vocabulary.
-3. ``vocab.json`` + ``merges.txt``: byte-level BPE, as GPT-2 (or RoBERTa, whose vocabulary has ``<s>``).
+3. ``vocab.json`` + ``merges.txt``: byte-level BPE, as GPT-2 (or RoBERTa, whose vocabulary has ``<s>``); for a
+   ``CLIPTokenizer``, CLIP's lower-cased words ending in ``</w>``.
 4. ``spiece.model`` / ``tokenizer.model``: a SentencePiece model; a Unigram one is read as T5's tokenizer,
    a BPE one as Llama's / Mistral's.
 5. No file at all, where the tokenizer class is ``ByT5Tokenizer``: ByT5 reads UTF-8 bytes, token id = byte + 3,
    so it needs no vocabulary.
+6. ``vocab.json`` alone, where the tokenizer class is ``Wav2Vec2CTCTokenizer``: one token per character
+   (``ctc_tokenizer.characters_backend``).
 
-This module holds steps 2-5. Steps 2-4 rebuild, from the raw files, the same backend that the reference library
+This module holds steps 2-6. Steps 2-4 rebuild, from the raw files, the same backend that the reference library
 builds for its ``BertTokenizer``, ``GPT2Tokenizer``/``RobertaTokenizer``, ``T5Tokenizer`` and ``LlamaTokenizer``,
 so that both give the same tokens. The reference's ``ByT5Tokenizer`` is plain Python; step 5 builds a backend that
 gives the same ids.
@@ -28,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from tokenizers import AddedToken, Tokenizer, decoders, normalizers, pre_tokenizers
+from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, pre_tokenizers
 from tokenizers.models import BPE, Unigram, WordPiece
 
 from .tokenizer_families import FAMILIES, family_of, token_str
@@ -56,9 +59,14 @@ def backend_from_raw_files(find: Callable[[str], str | None], config: dict) -> R
     if path := find("vocab.txt"):
         build = _wordpiece_from_vocab_txt(path, config)
     elif (vocab := find("vocab.json")) and (merges := find("merges.txt")):
-        build = _byte_level_bpe_from_files(vocab, merges, config)
+        read = _clip_bpe_from_files if expected == "vocab.json + merges.txt (CLIP)" else _byte_level_bpe_from_files
+        build = read(vocab, merges, config)
     elif path := find("spiece.model") or find("tokenizer.model"):
         build = _from_sentencepiece_model(path, config)
+    elif expected == "vocab.json (characters)" and (path := find("vocab.json")):
+        from .ctc_tokenizer import characters_backend  # a CTC tokenizer's letters (that module imports this one)
+
+        build = RawBuild(characters_backend(path, config), expected, tokenizer_class)
     else:
         return None
     if tokenizer_class and expected != build.raw_format:
@@ -160,6 +168,41 @@ def _byte_level_bpe_from_files(vocab_file: str, merges_file: str, config: dict) 
     backend.decoder = decoders.ByteLevel()
     is_roberta = "<s>" in vocab and "</s>" in vocab
     return RawBuild(backend, "vocab.json + merges.txt", "RobertaTokenizer" if is_roberta else "GPT2Tokenizer")
+
+
+def _clip_bpe_from_files(vocab_file: str, merges_file: str, config: dict) -> RawBuild:
+    """CLIP's tokenizer (OpenAI's ``simple_tokenizer``): the text NFC-normalised, runs of whitespace made one
+    space, lower-cased; split into words (letters, single digits, runs of other symbols, English contractions),
+    each mapped to byte-level characters (GPT-2's) and merged by BPE with ``</w>`` marking the end of a word, so
+    no word carries a space. Decoding turns each ``</w>`` back into a space (but the last)."""
+    vocab, merges = BPE.read_file(vocab_file, merges_file)
+    unk = token_str(config.get("unk_token", "<|endoftext|>"))
+    backend = Tokenizer(
+        BPE(
+            vocab,
+            merges,
+            dropout=None,
+            continuing_subword_prefix="",
+            end_of_word_suffix="</w>",
+            fuse_unk=False,
+            unk_token=unk,
+        )
+    )
+    backend.normalizer = normalizers.Sequence(
+        [normalizers.NFC(), normalizers.Replace(Regex(r"\s+"), " "), normalizers.Lowercase()]
+    )
+    words = r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+"""
+    backend.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(words), behavior="removed", invert=True),  # keep the words, drop the spaces
+            pre_tokenizers.ByteLevel(add_prefix_space=False),
+        ]
+    )
+    # each word's </w> becomes a (byte-level) space, bytes become text again, and the text's last space goes
+    backend.decoder = decoders.Sequence(
+        [decoders.Replace("</w>", "Ġ"), decoders.ByteLevel(), decoders.Replace(Regex(" $"), "")]
+    )
+    return RawBuild(backend, "vocab.json + merges.txt (CLIP)", "CLIPTokenizer")
 
 
 def _from_sentencepiece_model(model_file: str, config: dict) -> RawBuild:

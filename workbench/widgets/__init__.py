@@ -1,6 +1,6 @@
 """ipywidgets for the workbench, imported lazily (``import workbench.widgets`` loads no widget code).
 
-from workbench.widgets import TrainingMonitor, AttentionVisualizer
+from workbench.widgets import TrainingMonitor, AttentionVisualizer, AudioExplorer
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ _LAZY = {
     "AttentionVisualizer": "attention",
     "TokenizerExplorer": "tokenizer_explorer",
     "GenerationExplorer": "generation_explorer",
+    "AudioExplorer": "audio_explorer",
 }
 
 __all__ = sorted(_LAZY)

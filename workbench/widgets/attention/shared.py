@@ -1,9 +1,10 @@
 """What every attention view is given and draws with.
 
 ``Selection`` is what a view draws (one kind of attention, the tokens the sentence filter keeps, the
-widget's settings); ``View`` is what a view provides: ``svg`` for the live widget and the standalone page,
-``png`` (a matplotlib figure) for ``to_png`` and the picture kept in saved notebooks. The helpers below
-(attentions as arrays, head colours, token labels, pooling, PNG data URIs) are shared by the views.
+widget's settings; for an image, the picture and its patch grid); ``View`` is what a view provides: ``svg`` for
+the live widget and the standalone page, ``png`` (a matplotlib figure) for ``to_png`` and the picture kept in
+saved notebooks. The helpers below (attentions as arrays, head colours, token labels, pooling, PNG data URIs) are
+shared by the views.
 """
 
 from __future__ import annotations
@@ -46,6 +47,39 @@ element_ids = itertools.count()  # numbers the ids of rendered elements, unique 
 
 
 @dataclass
+class ImageTokens:
+    """An image's tokens: the picture the model saw, and its patches' layout.
+
+    A vision transformer reads ``num_prefix`` tokens ([CLS], DeiT's distillation token) and then the patches, row
+    by row: token ``num_prefix + row * cols + col`` is the patch at (row, col).
+    """
+
+    picture: np.ndarray  # (height, width, 3) uint8: the image after the processor's resize and crop
+    grid: tuple[int, int]  # (rows, cols) of patches
+    num_prefix: int  # tokens before the patches
+
+    @property
+    def names(self) -> list[str]:
+        """A name per token, as the other views label them: [CLS], [DIST], then (row,col) per patch."""
+        prefix = ["[CLS]", "[DIST]"] + [f"[T{i}]" for i in range(2, self.num_prefix)]
+        rows, cols = self.grid
+        patches = [f"({r},{c})" for r in range(rows) for c in range(cols)]
+        return prefix[: self.num_prefix] + patches
+
+    def patch(self, token: int) -> tuple[int, int] | None:
+        """(row, col) of a patch token; None for a prefix token."""
+        if token < self.num_prefix:
+            return None
+        return divmod(token - self.num_prefix, self.grid[1])
+
+    def token(self, row: int, col: int) -> int:
+        rows, cols = self.grid
+        if not (0 <= row < rows and 0 <= col < cols):
+            raise ValueError(f"Patch ({row}, {col}) is outside the {rows}x{cols} grid of this image.")
+        return self.num_prefix + row * cols + col
+
+
+@dataclass
 class Selection:
     """What a view draws: one kind of attention, the token positions the sentence filter keeps, the settings."""
 
@@ -61,6 +95,8 @@ class Selection:
     max_lines: int
     min_weight: float
     uid: str  # the widget's element id: ids inside its views start with it
+    image: ImageTokens | None = None  # the picture, when the input is an image
+    query: int = 0  # the image view's token whose attention is drawn over the picture ([CLS] or a patch)
 
     @property
     def heads(self) -> list[int]:

@@ -1,7 +1,8 @@
 """The AttentionVisualizer widget: its controls, running the model, and export (HTML page, SVG, PNG).
 
-The views themselves (head view, model view, heatmap) are drawn by the modules of the same names; the
-widget turns its controls into a ``Selection`` and hands it to the current view.
+The views themselves (head view, model view, heatmap, image view) are drawn by the modules of the same names;
+the widget turns its controls into a ``Selection`` and hands it to the current view. The input is text (with a
+tokenizer) or an image (with an image processor: the tokens are then [CLS] and the patches).
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from ...display import escape
 from .bertviz_bridge import bertviz_html
 from .head_view import HeadView
 from .heatmap import Heatmap
+from .image_view import ImageView
 from .model_view import ModelView
-from .shared import Selection, View, as_numpy, element_ids
+from .shared import ImageTokens, Selection, View, as_numpy, element_ids
 
 # The views, in the order of their buttons: a new view is a View subclass in its own module, listed here.
-VIEW_RENDERERS: dict[str, View] = {view.name: view for view in (HeadView(), ModelView(), Heatmap())}
+VIEW_RENDERERS: dict[str, View] = {view.name: view for view in (ImageView(), HeadView(), ModelView(), Heatmap())}
 VIEWS = {name: view.title for name, view in VIEW_RENDERERS.items()}
+IMAGE_ONLY_VIEWS = ("image",)  # views that need an image input; the others draw any tokens, patches included
 FILTERS = {"all": "All", "aa": "A → A", "ab": "A → B", "ba": "B → A", "bb": "B → B"}
 KINDS = {"self": "Self-attention", "encoder": "Encoder", "decoder": "Decoder", "cross": "Cross (decoder → encoder)"}
 
@@ -39,6 +42,32 @@ _BASE_CSS = """
 .wbav .tok rect{fill:transparent}
 .wbav .tok:hover rect{fill:#fff3b0}
 """
+
+
+def _takes_images(processor) -> bool:
+    """An image processor (its model input is pixel_values), rather than a tokenizer."""
+    return "pixel_values" in (getattr(processor, "model_input_names", None) or ())
+
+
+def _image_tokens(image, num_tokens: int, grid: tuple[int, int] | None) -> ImageTokens:
+    """The ImageTokens of a picture whose attentions have ``num_tokens`` tokens: with ``grid`` given, or a square
+    grid after one or two prefix tokens ([CLS], DeiT's distillation token)."""
+    picture = np.asarray(image.convert("RGB") if hasattr(image, "convert") else image)
+    if picture.dtype != np.uint8:
+        picture = (np.clip(picture, 0.0, 1.0) * 255.0).round().astype(np.uint8)  # floats in [0, 1]
+    if picture.ndim != 3 or picture.shape[-1] != 3:
+        raise ValueError(f"image= must be an RGB picture, (height, width, 3); got shape {picture.shape}.")
+    if grid is None:
+        sides = [(prefix, round((num_tokens - prefix) ** 0.5)) for prefix in (1, 2, 0) if num_tokens > prefix]
+        grid = next(((side, side) for prefix, side in sides if side * side == num_tokens - prefix), None)
+        if grid is None:
+            raise ValueError(
+                f"{num_tokens} tokens are not a square grid of patches after [CLS]: pass grid=(rows, cols)."
+            )
+    prefix = num_tokens - grid[0] * grid[1]
+    if not 0 <= prefix <= 8:
+        raise ValueError(f"A {grid[0]}x{grid[1]} grid of patches does not fit {num_tokens} tokens.")
+    return ImageTokens(picture, tuple(grid), prefix)
 
 
 def _count_tokens(tokenizer, text: str, text_pair: str | None) -> int:
@@ -69,18 +98,21 @@ class Snapshot:
 
 
 class AttentionVisualizer(widgets.VBox):
-    """Interactive attention views of one input: head view, model view (layers x heads), heatmap.
+    """Interactive attention views of one input: head view, model view (layers x heads), heatmap; for an image,
+    the image view (heat maps over the picture, and attention rollout).
 
     ``AttentionVisualizer(model, tokenizer, text, text_pair=None, target=None)`` runs the model once with
     ``output_attentions=True``. ``target`` is the decoder text of an encoder-decoder model (then the
-    encoder, decoder and cross attentions can all be shown). ``AttentionVisualizer.from_attentions``
-    takes attentions you already have (same arguments as ``bertviz.head_view``).
+    encoder, decoder and cross attentions can all be shown). ``AttentionVisualizer(model, image_processor,
+    image)`` does the same for a vision transformer (ViT, DeiT, DINOv2, BEiT; the image is a path, a PIL image or
+    an array). ``AttentionVisualizer.from_attentions`` takes attentions you already have (same arguments as
+    ``bertviz.head_view``; ``image=`` for a picture's).
 
-    Properties (also the controls): ``view`` ("head", "model", "heatmap"), ``layer``, ``head`` (an int,
+    Properties (also the controls): ``view`` ("image", "head", "model", "heatmap"), ``layer``, ``head`` (an int,
     or None for all heads), ``filter`` ("all", "aa", "ab", "ba", "bb": sentence A/B -> A/B),
     ``kind`` ("self", or "encoder"/"decoder"/"cross"), ``window`` (first token of the head-view window),
-    ``min_weight``. ``html`` is the current view, ``to_html()`` a standalone page, ``to_svg()`` a
-    static image.
+    ``min_weight``, ``query`` (the image view's token: 0 is [CLS]; set a patch as ``(row, col)``). ``html`` is
+    the current view, ``to_html()`` a standalone page, ``to_svg()`` a static image.
     """
 
     def __init__(
@@ -91,9 +123,10 @@ class AttentionVisualizer(widgets.VBox):
         text_pair: str | None = None,
         target: str | None = None,
         *,
-        view: str = "head",
+        view: str | None = None,
         layer: int = 0,
         head: int | None = None,
+        query: int | str | tuple[int, int] | None = None,
         max_tokens: int = 48,
         max_lines: int = 3000,
         min_weight: float = 0.02,
@@ -107,19 +140,28 @@ class AttentionVisualizer(widgets.VBox):
         if _data is None:
             if model is None or tokenizer is None:
                 raise ValueError(
-                    "AttentionVisualizer needs a model and a tokenizer (or use "
-                    "AttentionVisualizer.from_attentions(attentions, tokens))."
+                    "AttentionVisualizer needs a model and a tokenizer (or an image processor, for an image), or "
+                    "use AttentionVisualizer.from_attentions(attentions, tokens)."
                 )
-            _data = self._run_model(model, tokenizer, text, text_pair, target, max_length)
+            if _takes_images(tokenizer):
+                _data = self._run_image_model(model, tokenizer, text)
+            else:
+                _data = self._run_model(model, tokenizer, text, text_pair, target, max_length)
         self._kinds: dict[str, tuple[np.ndarray, list[str], list[str]]] = _data["kinds"]
         self.sentence_b_start: int | None = _data.get("sentence_b_start")
+        self._image: ImageTokens | None = _data.get("image")
+        self._extra_notes: list[str] = _data.get("notes", [])
         self._uid = f"wbav{next(element_ids)}"
 
         first = next(iter(self._kinds.values()))[0]
         style = {"description_width": "initial"}
-        self._view_w = widgets.ToggleButtons(
-            options=[(v, k) for k, v in VIEWS.items()], value=view, style={"button_width": "110px"}
-        )
+        views = [(title, name) for name, title in VIEWS.items() if self._image or name not in IMAGE_ONLY_VIEWS]
+        view = view or views[0][1]
+        if view not in VIEWS:
+            raise ValueError(f"view must be one of {[name for _, name in views]}, not {view!r}.")
+        if view not in (name for _, name in views):
+            raise ValueError(f"view={view!r} needs an image input: AttentionVisualizer(model, image_processor, image).")
+        self._view_w = widgets.ToggleButtons(options=views, value=view, style={"button_width": "110px"})
         self._kind_w = widgets.Dropdown(
             options=[(KINDS[k], k) for k in self._kinds],
             description="Attention",
@@ -162,6 +204,9 @@ class AttentionVisualizer(widgets.VBox):
             readout_format=".2f",
             layout=widgets.Layout(width="280px"),
         )
+        self._query_w = widgets.Dropdown(
+            options=self._query_options(), description="From", layout=widgets.Layout(width="200px")
+        )
         self._out = widgets.HTML()
         self._note = widgets.HTML()
         self._update_head_options()
@@ -169,15 +214,26 @@ class AttentionVisualizer(widgets.VBox):
         self._layer_w.value = layer
         if head is not None:
             self._head_w.value = head
+        if query is not None:
+            self.query = query
         self._kind_w.layout.display = None if len(self._kinds) > 1 else "none"
-        self._filter_w.layout.display = None if self.sentence_b_start is not None else "none"
-        for control in (self._view_w, self._layer_w, self._head_w, self._filter_w, self._window_w, self._weight_w):
+        self._update_visibility()
+        for control in (
+            self._view_w,
+            self._layer_w,
+            self._head_w,
+            self._filter_w,
+            self._window_w,
+            self._weight_w,
+            self._query_w,
+        ):
             control.observe(self._on_change, names="value")
         self._kind_w.observe(self._on_kind, names="value")
         self.children = [
             self._view_w,
             widgets.HBox(
-                [self._kind_w, self._layer_w, self._head_w, self._filter_w], layout=widgets.Layout(flex_flow="row wrap")
+                [self._kind_w, self._layer_w, self._head_w, self._query_w, self._filter_w],
+                layout=widgets.Layout(flex_flow="row wrap"),
             ),
             widgets.HBox([self._weight_w, self._window_w], layout=widgets.Layout(flex_flow="row wrap")),
             self._out,
@@ -198,10 +254,21 @@ class AttentionVisualizer(widgets.VBox):
         cross_attention=None,
         encoder_tokens: Sequence[str] | None = None,
         decoder_tokens: Sequence[str] | None = None,
+        image=None,
+        grid: tuple[int, int] | None = None,
         **kwargs: Any,
     ) -> "AttentionVisualizer":
-        """From attentions you already have; the arguments are bertviz's (``head_view``/``model_view``)."""
+        """From attentions you already have; the arguments are bertviz's (``head_view``/``model_view``).
+
+        For a vision transformer's attentions pass ``image=`` (the picture the model saw: a PIL image or an
+        (height, width, 3) array, e.g. ``workbench.interpret.pixel_values_to_image(pixel_values[0], processor)``)
+        and, unless the patch grid is square, ``grid=(rows, cols)``; the tokens are then named for you."""
         kinds: dict[str, tuple[np.ndarray, list[str], list[str]]] = {}
+        image_tokens = None
+        if attention is not None and image is not None:
+            attention = as_numpy(attention)
+            image_tokens = _image_tokens(image, attention.shape[-1], grid)
+            tokens = image_tokens.names if tokens is None else tokens
         if attention is not None:
             if tokens is None:
                 raise ValueError("Pass tokens= with attention= (tokenizer.convert_ids_to_tokens(input_ids[0])).")
@@ -220,11 +287,66 @@ class AttentionVisualizer(widgets.VBox):
                     f"{name} attention has shape (q, k) = {att.shape[2:]} but there are {len(qt)} query "
                     f"and {len(kt)} key tokens: pass the tokens of the same input."
                 )
-        return cls(_data={"kinds": kinds, "sentence_b_start": sentence_b_start}, **kwargs)
+        return cls(_data={"kinds": kinds, "sentence_b_start": sentence_b_start, "image": image_tokens}, **kwargs)
+
+    def _run_image_model(self, model, image_processor, image) -> dict:
+        """Prepare one image with the processor, run the model once, and keep the picture it saw."""
+        import torch
+
+        from ...interpret import patch_grid, pixel_values_to_image
+
+        if image is None or isinstance(image, (list, tuple)):
+            raise ValueError(
+                "Pass one image (a path, a PIL image or an array) to look at: AttentionVisualizer(model, "
+                "image_processor, 'photo.jpg')."
+            )
+        name = type(model).__name__
+        if "output_attentions" not in inspect.signature(model.forward).parameters:
+            raise ValueError(
+                f"{name} has no attention to show: the image view needs a vision transformer (ViT, DeiT, DINOv2, "
+                "BEiT, data2vec-vision). Convolutional networks (ConvNeXT, ResNet) have none."
+            )
+        pixel_values = image_processor(image, return_tensors="pt")["pixel_values"]  # (1, channels, height, width)
+        if pixel_values.shape[0] != 1:
+            raise ValueError(f"Pass one image, not a batch of {pixel_values.shape[0]}.")
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                outputs = model(pixel_values=pixel_values, output_attentions=True)
+        finally:
+            model.train(was_training)
+        attentions = getattr(outputs, "attentions", None)
+        if not attentions:
+            raise ValueError(f"{name} returned no attentions with output_attentions=True.")
+        grid = patch_grid(model.config, pixel_values)
+        tokens = attentions[0].shape[-1]
+        if any(a.shape != attentions[0].shape for a in attentions) or not 0 <= tokens - grid[0] * grid[1] <= 8:
+            raise ValueError(
+                f"{name} attends within local windows (Swin: {tokens} tokens per window, shifted every other "
+                "layer, merged between stages), not over the whole image, so its attention has no map over the "
+                "picture here. Use a global vision transformer: ViT, DeiT, DINOv2, BEiT or data2vec-vision."
+            )
+        image_tokens = ImageTokens(
+            pixel_values_to_image(pixel_values[0], image_processor), grid, tokens - grid[0] * grid[1]
+        )
+        notes = []
+        logits, labels = getattr(outputs, "logits", None), getattr(model.config, "id2label", None)
+        if logits is not None and labels and logits.dim() == 2:
+            probabilities = logits[0].float().softmax(-1)
+            best = int(probabilities.argmax())
+            notes.append(f"The model predicts {labels[best]!r} ({probabilities[best]:.0%}).")
+        names = image_tokens.names
+        return {"kinds": {"self": (as_numpy(attentions), names, names)}, "image": image_tokens, "notes": notes}
 
     def _run_model(self, model, tokenizer, text, text_pair, target, max_length) -> dict:
         import torch
 
+        if text is not None and not isinstance(text, str):
+            raise ValueError(
+                f"{type(tokenizer).__name__} reads text, and a {type(text).__name__} was given: for an image, pass "
+                "the model's image processor instead, AttentionVisualizer(model, image_processor, image)."
+            )
         if not isinstance(text, str) or not text.strip():
             raise ValueError(
                 "text is empty: pass a sentence to look at, e.g. AttentionVisualizer(model, tokenizer, "
@@ -286,8 +408,10 @@ class AttentionVisualizer(widgets.VBox):
 
     @view.setter
     def view(self, value: str) -> None:
-        if value not in VIEWS:
-            raise ValueError(f"view must be one of {list(VIEWS)}, not {value!r}.")
+        offered = [name for _, name in self._view_w.options]
+        if value not in offered:
+            needs = " (it needs an image input)" if value in IMAGE_ONLY_VIEWS else ""
+            raise ValueError(f"view must be one of {offered}, not {value!r}{needs}.")
         self._view_w.value = value
 
     @property
@@ -343,6 +467,34 @@ class AttentionVisualizer(widgets.VBox):
         self._window_w.value = max(0, min(int(value), self._window_w.max))
 
     @property
+    def query(self) -> int:
+        """The image view's token (its position): 0 is [CLS]; set a patch as ``(row, col)`` or by its position."""
+        return self._query_w.value
+
+    @query.setter
+    def query(self, value: int | str | tuple[int, int]) -> None:
+        if self._image is None:
+            raise ValueError("query is the image view's token: it needs an image input.")
+        names = self._image.names
+        if isinstance(value, tuple):
+            value = self._image.token(*value)
+        elif isinstance(value, str):
+            labels = {label: i for label, i in self._query_w.options} | {name: i for i, name in enumerate(names)}
+            if value not in labels:
+                raise ValueError(f"query {value!r} is not a token here: use {names[0]!r} or a patch as (row, col).")
+            value = labels[value]
+        if not 0 <= int(value) < len(names):
+            raise ValueError(
+                f"query must be a token position in 0..{len(names) - 1} or a patch (row, col), not {value}."
+            )
+        self._query_w.value = int(value)
+
+    @property
+    def image(self) -> ImageTokens | None:
+        """For an image input: the picture the model saw (``image.picture``), its patch grid and prefix tokens."""
+        return self._image
+
+    @property
     def min_weight(self) -> float:
         return self._weight_w.value
 
@@ -392,7 +544,21 @@ class AttentionVisualizer(widgets.VBox):
         n = len(self._kinds[self._kind_w.value][1])
         self._window_w.max = max(0, n - self.max_tokens)
         self._window_w.step = max(1, self.max_tokens // 4)
-        self._window_w.layout.display = None if n > self.max_tokens else "none"
+
+    def _update_visibility(self) -> None:
+        """Show the controls that change the current view."""
+        on_image = self._view_w.value in IMAGE_ONLY_VIEWS
+        many_tokens = len(self._kinds[self._kind_w.value][1]) > self.max_tokens
+        self._query_w.layout.display = None if on_image else "none"
+        self._filter_w.layout.display = None if self.sentence_b_start is not None and not on_image else "none"
+        self._window_w.layout.display = None if many_tokens and not on_image else "none"
+        self._weight_w.layout.display = "none" if on_image else None
+
+    def _query_options(self) -> list[tuple[str, int]]:
+        if self._image is None:
+            return [("[CLS]", 0)]
+        names, patch = self._image.names, self._image.patch
+        return [(name if patch(i) is None else "patch ({}, {})".format(*patch(i)), i) for i, name in enumerate(names)]
 
     def _on_kind(self, change) -> None:
         with self.hold_trait_notifications():
@@ -400,10 +566,13 @@ class AttentionVisualizer(widgets.VBox):
             self._layer_w.max = att.shape[0] - 1
             self._update_head_options()
             self._update_window_range()
+            self._update_visibility()
             self._filter_w.disabled = change["new"] in ("decoder", "cross")
         self._render()
 
     def _on_change(self, change) -> None:
+        if change["owner"] is self._view_w:
+            self._update_visibility()
         self._render()
 
     def _selection(self) -> tuple[Selection, list[str]]:
@@ -411,7 +580,7 @@ class AttentionVisualizer(widgets.VBox):
         the head view's window) and the settings; and notes about the input."""
         att, q_tokens, k_tokens = self._kinds[self.kind]
         q_all, k_all = list(range(len(q_tokens))), list(range(len(k_tokens)))
-        notes = []
+        notes = list(self._extra_notes)
         b = self.sentence_b_start
         if b is not None and self.filter != "all" and self.kind in ("self", "encoder"):
             a_side, b_side = q_all[:b], q_all[b:]
@@ -438,6 +607,8 @@ class AttentionVisualizer(widgets.VBox):
             max_lines=self.max_lines,
             min_weight=self.min_weight,
             uid=self._uid,
+            image=self._image,
+            query=self.query,
         )
         return selection, notes
 
@@ -480,6 +651,8 @@ class AttentionVisualizer(widgets.VBox):
         title = title or f"Attention · {VIEWS[self.view]} · layer {self.layer}" + (
             "" if self.head is None else f" · head {self.head}"
         )
+        if self.view in IMAGE_ONLY_VIEWS:
+            title += f" · from {self._query_w.label}"
         notes = "".join(f"<div>{escape(n)}</div>" for n in self._notes)
         return (
             '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
@@ -525,6 +698,13 @@ class AttentionVisualizer(widgets.VBox):
 
     def __repr__(self) -> str:
         att, q_tokens, _ = self._kinds[self.kind]
+        if self._image is not None:
+            rows, cols = self._image.grid
+            return (
+                f"AttentionVisualizer(image, {self._image.num_prefix} + {rows}×{cols} patch tokens, {att.shape[0]} "
+                f"layers × {att.shape[1]} heads, view={self.view!r}, layer={self.layer}, head={self.head}, "
+                f"query={self._query_w.label!r})"
+            )
         return (
             f"AttentionVisualizer({len(q_tokens)} tokens, {att.shape[0]} layers × {att.shape[1]} heads, "
             f"view={self.view!r}, layer={self.layer}, head={self.head})"
