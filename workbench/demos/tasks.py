@@ -394,9 +394,7 @@ def _check_duration(seconds: float | None) -> None:
 def transcribe(pipe, audio) -> tuple[str, list[list]]:
     """What was said, and when: the text, and ``[[word, start, end], ...]`` in seconds (word timestamps)."""
     clip = open_audio(audio)
-    # Always chunked (a short clip is one chunk): the chunk's stride tells Whisper's word alignment where the audio
-    # ends. Without it v4.37's pipeline aligns over the whole padded 30-second window, and a model may then put
-    # every word in the silence at the end (whisper-base does, at 29.98 s, on a 2-second clip).
+    # Always chunked, so that clips longer than Whisper's 30-second window work (a short clip is one chunk).
     result = pipe(clip, return_timestamps="word", chunk_length_s=CHUNK_SECONDS)
     rows = [
         [chunk["text"].strip(), _seconds(chunk["timestamp"][0]), _seconds(chunk["timestamp"][1])]

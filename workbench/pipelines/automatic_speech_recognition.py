@@ -154,10 +154,11 @@ class AutomaticSpeechRecognitionPipeline(AudioPipeline):
         rate = self.feature_extractor.sampling_rate
         features = self.feature_extractor([samples[start:end] for start, end, _ in windows], sampling_rate=rate)
         chunks = []
-        for i, (_, _, stride) in enumerate(windows):
+        for i, (start, end, stride) in enumerate(windows):
             chunk = {name: values[i] for name, values in features.items()}
             heard = self.feature_extractor.n_samples if self.type == WHISPER else len(chunk["input_values"])
-            chunks.append({**chunk, "samples": heard, "stride": stride})
+            # "sound": the samples of audio in the window (a Whisper window's features are padded to 30 s)
+            chunks.append({**chunk, "samples": heard, "sound": min(end, len(samples)) - start, "stride": stride})
         return chunks
 
     def _windows(
@@ -255,8 +256,9 @@ class AutomaticSpeechRecognitionPipeline(AudioPipeline):
         sequences = output if torch.is_tensor(output) else output["sequences"]  # (rows, prompt + new tokens)
         results = [{"tokens": tokens[:length]} for tokens in sequences.cpu()]
         if return_timestamps == "word":
-            heard = [row["stride"][0] if row["stride"] else self.feature_extractor.n_samples for row in rows]
-            frames = [samples // self.feature_extractor.hop_length for samples in heard]
+            # the alignment runs over the audio each window holds, never its padding to 30 s (v4.37 limits it so
+            # only for strided windows: an unchunked 2 s clip got word times near 30 s)
+            frames = [row["sound"] // self.feature_extractor.hop_length for row in rows]
             for result, times in zip(results, self._token_times(output["cross_attentions"], frames)):
                 result["token_timestamps"] = times[:length]
         return results
@@ -335,8 +337,10 @@ class AutomaticSpeechRecognitionPipeline(AudioPipeline):
         outputs = []
         for chunk in chunks:
             output = {"tokens": chunk["tokens"].tolist()}
-            if chunk["stride"]:
-                output["stride"] = tuple(samples / rate for samples in chunk["stride"])  # in seconds
+            # word times end where the audio ends: an unchunked recording is one window without strides
+            stride = chunk["stride"] or ((chunk["sound"], 0, 0) if return_timestamps == "word" else None)
+            if stride:
+                output["stride"] = tuple(samples / rate for samples in stride)  # in seconds
             if "token_timestamps" in chunk:
                 output["token_timestamps"] = chunk["token_timestamps"].tolist()
             outputs.append(output)

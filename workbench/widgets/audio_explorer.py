@@ -6,7 +6,7 @@
     AudioExplorer("speech.wav", model="openai/whisper-tiny.en")   # + Whisper's words and its alignment
 
 With a Whisper model the recording is transcribed by ``pipeline("automatic-speech-recognition")`` with
-``return_timestamps="word"`` and ``chunk_length_s=30`` (the words and their times, as the pipeline gives them),
+``return_timestamps="word"`` (the words and their times, as the pipeline gives them),
 and the transcript is aligned to the audio the way those times are computed: the decoder reads the transcript once
 (teacher forcing), the cross-attention of the checkpoint's ``alignment_heads`` (tokens x audio frames, one frame
 per 20 ms) is standardised over the tokens, smoothed along time and averaged over the heads, and dynamic time
@@ -291,10 +291,8 @@ class AudioExplorer(widgets.VBox):
         level = logger.level
         logger.setLevel(logging.ERROR)
         try:
-            # one chunk of at most 30 s: its stride tells the word alignment where the audio ends (without one,
-            # v4.37's pipeline aligns over the padded 30-second window, where a model may put every word)
-            clip = {"array": self.waveform, "sampling_rate": SAMPLING_RATE}
-            result = asr(clip, return_timestamps="word", chunk_length_s=MAX_SECONDS)
+            clip = {"array": self.waveform, "sampling_rate": SAMPLING_RATE}  # at most 30 s: one window
+            result = asr(clip, return_timestamps="word")
         finally:
             logger.setLevel(level)
         self.text = result["text"]
