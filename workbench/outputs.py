@@ -100,6 +100,25 @@ class DeiTForImageClassificationWithTeacherOutput(ModelOutput):
     fields = ("logits", "cls_logits", "distillation_logits", "hidden_states", "attentions")
 
 
+class CLIPOutput(ModelOutput):
+    """An image-text model's answer (CLIP, SigLIP, VisionTextDualEncoder): ``logits_per_image`` (images, texts): how
+    well each text describes each image; ``logits_per_text`` its transpose. ``text_embeds`` / ``image_embeds``: the
+    normalised vectors; the towers' own outputs as well."""
+
+    fields = (
+        "loss",
+        "logits_per_image",
+        "logits_per_text",
+        "text_embeds",
+        "image_embeds",
+        "text_model_output",
+        "vision_model_output",
+    )
+
+    def to_tuple(self) -> tuple:
+        return tuple(v.to_tuple() if isinstance(v, ModelOutput) else v for v in super().to_tuple())
+
+
 class MaskedLMOutput(ModelOutput):
     fields = ("loss", "logits", "hidden_states", "attentions")
 

@@ -47,7 +47,7 @@ from torch import nn
 from .. import layers
 from ..configuration import PretrainedConfig
 from ..modeling import GradientCheckpointingLayer, PreTrainedModel, check_inputs
-from ..outputs import BaseModelOutputWithPooling, ImageClassifierOutput, ModelOutput
+from ..outputs import BaseModelOutputWithPooling, CLIPOutput, ImageClassifierOutput, ModelOutput
 
 # ------------------------------------------------------------------------------------------------
 # Configs: one per tower, and one holding both
@@ -316,24 +316,6 @@ TINY_PRESETS = {
 # ------------------------------------------------------------------------------------------------
 # Outputs
 # ------------------------------------------------------------------------------------------------
-
-
-class CLIPOutput(ModelOutput):
-    """``logits_per_image`` (images, texts): how well each text describes each image; ``logits_per_text`` its
-    transpose. ``text_embeds`` / ``image_embeds``: the normalised vectors; the towers' own outputs as well."""
-
-    fields = (
-        "loss",
-        "logits_per_image",
-        "logits_per_text",
-        "text_embeds",
-        "image_embeds",
-        "text_model_output",
-        "vision_model_output",
-    )
-
-    def to_tuple(self) -> tuple:
-        return tuple(v.to_tuple() if isinstance(v, ModelOutput) else v for v in super().to_tuple())
 
 
 class CLIPTextModelOutput(ModelOutput):

@@ -36,8 +36,8 @@ from torch import nn
 from .. import layers
 from ..configuration import PretrainedConfig
 from ..modeling import PreTrainedModel
+from ..outputs import CLIPOutput
 from .auto import AutoConfig, AutoModel, config_class_for
-from .clip import CLIPOutput
 
 
 class VisionTextDualEncoderConfig(PretrainedConfig):
